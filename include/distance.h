@@ -1,0 +1,75 @@
+/*-------------------------------------------------------------------------
+ *
+ * distance.h
+ *	  Float4 distance kernels shared by the vector type and the alex index.
+ *
+ * Every kernel follows one canonical evaluation order so that the portable
+ * C path and the SIMD paths return bit-identical results: element i is
+ * accumulated into lane (i % DISTANCE_LANES) with a fused multiply-add, the
+ * lanes start at +0, and they are summed pairwise by halving (lane j plus
+ * lane j + w, for w = 16, 8, 4, 2, 1).  The SIMD paths are just faster ways
+ * to evaluate that same expression.
+ *
+ * IDENTIFICATION
+ *	  include/distance.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef OMENDB_DISTANCE_H
+#define OMENDB_DISTANCE_H
+
+#define DISTANCE_LANES 32
+
+typedef enum DistanceKernelKind
+{
+	DISTANCE_KERNEL_AUTO,
+	DISTANCE_KERNEL_PORTABLE,
+	DISTANCE_KERNEL_AVX2,
+	DISTANCE_KERNEL_AVX512
+} DistanceKernelKind;
+
+/* One implementation of every kernel */
+typedef struct DistanceKernels
+{
+	const char *name;
+	float		(*l2_squared) (const float *a, const float *b, int n);
+	float		(*inner_product) (const float *a, const float *b, int n);
+	/* dot product and both squared norms in one pass, for cosine */
+	void		(*cosine_parts) (const float *a, const float *b, int n,
+								 float *dot, float *norm_a, float *norm_b);
+	float		(*l1) (const float *a, const float *b, int n);
+} DistanceKernels;
+
+/* The kernels in use; set by DistanceKernelsInit() and the GUC */
+extern const DistanceKernels *distance_kernels;
+
+extern const DistanceKernels distance_kernels_portable;
+#ifdef __x86_64__
+extern const DistanceKernels distance_kernels_avx2;
+extern const DistanceKernels distance_kernels_avx512;
+#endif
+
+extern void DistanceKernelsInit(void);
+extern bool DistanceKernelSupported(DistanceKernelKind kind);
+
+static inline float
+VectorL2SquaredDistance(const float *a, const float *b, int n)
+{
+	return distance_kernels->l2_squared(a, b, n);
+}
+
+static inline float
+VectorInnerProduct(const float *a, const float *b, int n)
+{
+	return distance_kernels->inner_product(a, b, n);
+}
+
+extern double VectorCosineDistance(const float *a, const float *b, int n);
+
+static inline float
+VectorL1Distance(const float *a, const float *b, int n)
+{
+	return distance_kernels->l1(a, b, n);
+}
+
+#endif							/* OMENDB_DISTANCE_H */
