@@ -10,7 +10,18 @@ OBJS = \
 	src/vector_distance.o \
 	src/bitvec.o \
 	src/distance_kernels.o \
-	src/distance_x86.o
+	src/distance_x86.o \
+	src/alex.o \
+	src/alexbuild.o \
+	src/alexinsert.o \
+	src/alexleaf.o \
+	src/alexkmeans.o \
+	src/alexrouting.o \
+	src/alexscan.o \
+	src/alexsplit.o \
+	src/alexutils.o \
+	src/alexvacuum.o \
+	src/alexvalidate.o
 
 DATA = sql/omendb--$(EXTVERSION).sql
 HEADERS_omendb = include/vector.h include/distance.h

@@ -13,6 +13,7 @@
  */
 #include "postgres.h"
 
+#include "alex.h"
 #include "distance.h"
 #include "fmgr.h"
 #include "utils/guc.h"
@@ -25,6 +26,7 @@ void
 _PG_init(void)
 {
 	DistanceKernelsInit();
+	AlexInit();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("omendb");
 #endif

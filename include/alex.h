@@ -1,0 +1,388 @@
+/*-------------------------------------------------------------------------
+ *
+ * alex.h
+ *	  The alex index access method: an adaptive learned ANN index.
+ *
+ * Structure (all in ordinary buffer pages, every change WAL-logged through
+ * GenericXLog):
+ *
+ *	block 0		metapage: magic, format version, dimensions, metric, root
+ *				model node, counters
+ *	model node	a chain of ALEX_PAGE_MODEL pages whose items are routing
+ *				entries {child leaf, centroid}: the node's learned model is
+ *				this table of centroids, routing is nearest-centroid
+ *	leaf		an ALEX data node: one ALEX_PAGE_LEAF_HEAD page (counts, the
+ *				per-leaf 1-D key and its linear position model, the list of
+ *				data pages) and that many ALEX_PAGE_LEAF_DATA pages, each a
+ *				gapped array of fixed-size lanes with an occupancy bitmap
+ *
+ * The bytes of one lane are the business of alexleaf.c alone (the "leaf
+ * format"), so a new encoding changes that file and nothing else.
+ *
+ * IDENTIFICATION
+ *	  include/alex.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef OMENDB_ALEX_H
+#define OMENDB_ALEX_H
+
+#include "access/amapi.h"
+#include "access/generic_xlog.h"
+#include "access/itup.h"
+#include "common/pg_prng.h"
+#include "nodes/execnodes.h"
+#include "nodes/pathnodes.h"
+#include "storage/bufmgr.h"
+#include "utils/relcache.h"
+
+/* On-disk identification */
+#define ALEX_MAGIC_NUMBER		0xA1E7DB01
+#define ALEX_FORMAT_VERSION		1
+#define ALEX_PAGE_ID			0xFF8A
+#define ALEX_METAPAGE_BLKNO		0
+
+/* Page kinds, in AlexPageOpaqueData.kind */
+#define ALEX_PAGE_META			1
+#define ALEX_PAGE_MODEL			2
+#define ALEX_PAGE_LEAF_HEAD		3
+#define ALEX_PAGE_LEAF_DATA		4
+#define ALEX_PAGE_FREE			5	/* recycled, waiting in the FSM */
+
+/* Page flags */
+#define ALEX_PAGE_DELETED		0x0001	/* leaf replaced by a split */
+
+/* Support function numbers */
+#define ALEX_DISTANCE_PROC		1
+#define ALEX_METRIC_PROC		2
+#define ALEX_NUM_PROCS			2
+
+/* ALEX densities: bulk load at 0.7, after an expand or split at 0.6 */
+#define ALEX_BUILD_DENSITY		0.7
+#define ALEX_GROWTH_DENSITY		0.6
+
+/* Leaf sizing of the cost model (see alexinsert.c) */
+#define ALEX_MIN_LEAF_ENTRIES	64
+
+/* GUC defaults and bounds */
+#define ALEX_DEFAULT_PROBES		10
+#define ALEX_MAX_PROBES_LIMIT	100000
+#define ALEX_DEFAULT_MAX_PROBES 1000
+
+/* Reloption bounds: leaves = 0 means "choose from the row count" */
+#define ALEX_MAX_LEAVES			100000
+
+/* Build phases for pg_stat_progress_create_index */
+#define ALEX_PHASE_SAMPLE		2
+#define ALEX_PHASE_KMEANS		3
+#define ALEX_PHASE_LOAD			4
+
+extern int	alex_probes;
+extern int	alex_max_probes;
+
+/*
+ * Special space of every page.  Ends in the 2-byte page id, so tools can
+ * tell an alex page from another AM's.
+ */
+typedef struct AlexPageOpaqueData
+{
+	BlockNumber next;			/* next page of the same model node chain */
+	uint16		kind;			/* ALEX_PAGE_* */
+	uint16		flags;			/* ALEX_PAGE_DELETED, ... */
+	TransactionId delete_xid;	/* when deleted: next XID at deletion */
+	uint16		unused;
+	uint16		page_id;		/* ALEX_PAGE_ID */
+} AlexPageOpaqueData;
+
+typedef AlexPageOpaqueData *AlexPageOpaque;
+
+#define AlexPageGetOpaque(page) ((AlexPageOpaque) PageGetSpecialPointer(page))
+
+/* Distance metric, chosen by the operator class's ALEX_METRIC_PROC */
+typedef enum AlexMetricKind
+{
+	ALEX_METRIC_L2 = 1,
+	ALEX_METRIC_INNER_PRODUCT = 2,
+	ALEX_METRIC_COSINE = 3,
+	ALEX_METRIC_L1 = 4
+} AlexMetricKind;
+
+/* Metapage contents */
+typedef struct AlexMetaPageData
+{
+	uint32		magic;
+	uint32		version;
+	uint32		dimensions;
+	uint32		metric;			/* AlexMetricKind */
+	BlockNumber root;			/* first page of the root model node */
+	uint32		levels;			/* model levels above the leaves */
+	uint32		leaves;			/* live leaves */
+	uint64		tuples;			/* entries, recounted at each split */
+	uint64		routing_version;	/* bumped at every routing change */
+	uint64		splits;			/* leaf splits since build */
+	uint64		expands;		/* leaf expansions since build */
+	uint64		merges;			/* leaves merged away by vacuum */
+} AlexMetaPageData;
+
+typedef AlexMetaPageData *AlexMetaPage;
+
+#define AlexPageGetMeta(page)	((AlexMetaPage) PageGetContents(page))
+
+/*
+ * A routing entry of a model node, stored as a page item.  Several entries
+ * of a node may name the same child (ALEX's duplicate pointers).
+ */
+typedef struct AlexRouteEntryData
+{
+	BlockNumber child;			/* leaf head page */
+	uint32		unused;
+	float		centroid[FLEXIBLE_ARRAY_MEMBER];
+} AlexRouteEntryData;
+
+typedef AlexRouteEntryData *AlexRouteEntry;
+
+#define ALEX_ROUTE_ENTRY_SIZE(dim) \
+	MAXALIGN(offsetof(AlexRouteEntryData, centroid) + sizeof(float) * (dim))
+
+/*
+ * Leaf head page contents.  The 1-D key of a vector is its projection on
+ * "direction" (the leaf's principal axis); the linear model key_slope * key +
+ * key_intercept predicts the data page (0 .. npages-1) an entry belongs in.
+ * direction is stored only when it fits beside the page list.
+ */
+typedef struct AlexLeafHeadData
+{
+	uint32		entries;		/* live entries in the data pages */
+	uint32		capacity;		/* lanes in the data pages */
+	uint32		counted;		/* entries already counted in meta->tuples */
+	uint16		npages;			/* data pages in use */
+	uint16		max_pages;		/* room in pages[] */
+	uint16		has_direction;
+	uint16		unused;
+	float		key_slope;
+	float		key_intercept;
+
+	/*
+	 * BlockNumber pages[max_pages]; uint16 used[max_pages] (occupied lanes
+	 * per page); then, if has_direction, float direction[dimensions]
+	 */
+	BlockNumber pages[FLEXIBLE_ARRAY_MEMBER];
+} AlexLeafHeadData;
+
+typedef AlexLeafHeadData *AlexLeafHead;
+
+#define AlexPageGetLeafHead(page)	((AlexLeafHead) PageGetContents(page))
+
+/*
+ * Leaf data page header; lanes follow at lane_offset, each lane_size bytes:
+ * an ItemPointerData heap TID, then the leaf format's payload.
+ */
+typedef struct AlexLeafDataHeader
+{
+	uint16		lanes;			/* lanes on this page */
+	uint16		used;			/* occupied lanes */
+	uint16		lane_size;
+	uint16		lane_offset;	/* from the start of the contents */
+	uint64		occupied[FLEXIBLE_ARRAY_MEMBER];	/* one bit per lane */
+} AlexLeafDataHeader;
+
+#define AlexPageGetLeafData(page)	((AlexLeafDataHeader *) PageGetContents(page))
+
+/* Called for each occupied lane; returning true clears the lane */
+typedef bool (*AlexLaneVisitor) (ItemPointer tid, const char *payload,
+								 int dimensions, void *arg);
+
+/* What kind of routing change, for the metapage counters */
+typedef enum AlexChange
+{
+	ALEX_CHANGE_NEW_LEAF,
+	ALEX_CHANGE_SPLIT,
+	ALEX_CHANGE_MERGE
+} AlexChange;
+
+/* What a backend knows of one leaf while routing */
+typedef struct AlexRoute
+{
+	BlockNumber leaf;
+	float	   *centroid;
+} AlexRoute;
+
+/*
+ * Routing levels cached in backend memory (CacheMemoryContext), reloaded
+ * when the metapage's routing_version moves.
+ */
+typedef struct AlexRouting
+{
+	Oid			relid;
+	RelFileNode node;			/* a REINDEX or TRUNCATE changes this */
+	uint64		version;
+	int			dimensions;
+	int			nroutes;
+	AlexRoute  *routes;
+	float	   *centroids;		/* nroutes x dimensions */
+} AlexRouting;
+
+/* Per-index facts needed everywhere, taken from the metapage and opclass */
+typedef struct AlexIndexInfo
+{
+	int			dimensions;
+	AlexMetricKind metric;
+	BlockNumber root;
+	uint64		routing_version;
+	uint64		tuples;
+	uint32		leaves;
+} AlexIndexInfo;
+
+/* A (distance, leaf) pair for probe ordering */
+typedef struct AlexProbe
+{
+	float		distance;
+	BlockNumber leaf;
+} AlexProbe;
+
+/* One candidate of a scan */
+typedef struct AlexCandidate
+{
+	double		distance;
+	ItemPointerData tid;
+} AlexCandidate;
+
+/* Scan state */
+typedef struct AlexScanOpaqueData
+{
+	MemoryContext scan_context;
+	bool		started;
+	bool		empty_query;	/* NULL or unindexable query: no rows */
+	AlexIndexInfo info;
+	float	   *query;			/* as given */
+	float	   *route_query;	/* normalised for cosine routing */
+	AlexProbe  *probes;			/* leaves nearest first */
+	int			nprobes;
+	int			next_probe;		/* next leaf to scan */
+	AlexCandidate *candidates;	/* sorted slice ready to return */
+	int			ncandidates;
+	int			max_candidates;
+	int			next_candidate;
+	struct HTAB *emitted;		/* TIDs returned by earlier batches */
+} AlexScanOpaqueData;
+
+typedef AlexScanOpaqueData *AlexScanOpaque;
+
+/* Build state */
+typedef struct AlexBuildState
+{
+	Relation	heap;
+	Relation	index;
+	IndexInfo  *index_info;
+	AlexIndexInfo info;
+	double		heap_tuples;
+	double		index_tuples;
+	/* sampling */
+	int			sample_target;
+	int			sample_count;
+	float	   *samples;
+	double		rows_seen;
+	pg_prng_state prng;
+	MemoryContext tmp_context;
+} AlexBuildState;
+
+/* alex.c */
+extern void AlexInit(void);
+extern int	AlexLeavesOption(Relation index);
+extern IndexBuildResult *alexbuild(Relation heap, Relation index, IndexInfo *indexInfo);
+extern void alexbuildempty(Relation index);
+extern bool alexinsert(Relation index, Datum *values, bool *isnull,
+					   ItemPointer heap_tid, Relation heap,
+					   IndexUniqueCheck checkUnique, bool indexUnchanged,
+					   IndexInfo *indexInfo);
+extern IndexBulkDeleteResult *alexbulkdelete(IndexVacuumInfo *info,
+											 IndexBulkDeleteResult *stats,
+											 IndexBulkDeleteCallback callback,
+											 void *callback_state);
+extern IndexBulkDeleteResult *alexvacuumcleanup(IndexVacuumInfo *info,
+												IndexBulkDeleteResult *stats);
+extern void alexcostestimate(PlannerInfo *root, IndexPath *path,
+							 double loop_count, Cost *indexStartupCost,
+							 Cost *indexTotalCost, Selectivity *indexSelectivity,
+							 double *indexCorrelation, double *indexPages);
+extern bool alexvalidate(Oid opclassoid);
+extern IndexScanDesc alexbeginscan(Relation index, int nkeys, int norderbys);
+extern void alexrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
+					   ScanKey orderbys, int norderbys);
+extern bool alexgettuple(IndexScanDesc scan, ScanDirection dir);
+extern void alexendscan(IndexScanDesc scan);
+
+/* alexutils.c: pages, metapage, metric */
+extern void AlexInitPage(Page page, uint16 kind);
+extern void AlexCheckPage(Relation index, Page page, BlockNumber blkno, uint16 kind);
+extern Buffer AlexNewBuffer(Relation index);
+extern Buffer AlexExtendFork(Relation index, ForkNumber fork);
+extern void AlexReadIndexInfo(Relation index, AlexIndexInfo *info);
+extern AlexMetricKind AlexGetMetric(Relation index);
+extern const float *AlexDatumVector(Relation index, Datum value, int *dim);
+extern bool AlexPrepareVector(AlexMetricKind metric, const float *in, float *out, int dim);
+extern float AlexRouteDistance(AlexMetricKind metric, const float *a, const float *b, int dim);
+extern void AlexSetTupleCount(Relation index, uint64 tuples);
+
+/* alexbuild.c */
+extern bool AlexIndexableValue(Relation index, const AlexIndexInfo *info, Datum value,
+							   bool isnull, const float **vector);
+
+/* alexrouting.c: model nodes */
+extern AlexRouting *AlexGetRouting(Relation index, const AlexIndexInfo *info);
+extern AlexRouting *AlexRefreshRouting(Relation index, AlexIndexInfo *info);
+extern int	AlexOrderRoutes(const AlexRouting *routing, AlexMetricKind metric,
+							const float *query, AlexProbe *out);
+extern BlockNumber AlexNearestLeaf(const AlexRouting *routing, AlexMetricKind metric,
+								   const float *query, float *centroid_out);
+extern void AlexBuildRoutes(Relation index, const BlockNumber *leaves,
+							const float *centroids, int n, int dimensions);
+extern void AlexSwitchRoutes(Relation index, const AlexIndexInfo *info,
+							 const BlockNumber *old_leaves, Buffer *old_head_bufs,
+							 int n_old, const BlockNumber *new_leaves,
+							 const float *new_centroids, int n_new,
+							 int64 tuples_delta, AlexChange change);
+
+/* alexleaf.c: leaves and the lane format */
+extern Size AlexLanePayloadSize(int dimensions);
+extern int	AlexLanesPerPage(int dimensions);
+extern int	AlexMaxDimensions(void);
+extern int	AlexLeafMaxPages(int dimensions);
+extern void AlexEncodeLane(const float *vector, int dimensions, char *payload);
+extern const float *AlexLaneVector(const char *payload);
+extern double AlexLaneDistance(AlexMetricKind metric, const float *query,
+							   const char *payload, int dimensions);
+extern BlockNumber AlexCreateLeaf(Relation index, int dimensions, int capacity,
+								  const float *direction, float key_slope,
+								  float key_intercept);
+extern bool AlexLeafInsert(Relation index, Buffer head_buf, const float *vector,
+						   int dimensions, ItemPointer tid);
+extern bool AlexLeafExpand(Relation index, Buffer head_buf, int dimensions,
+						   int extra_pages);
+extern int	AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
+							  BlockNumber blkno, int dimensions, bool for_update,
+							  AlexLaneVisitor visitor, void *arg);
+extern bool AlexLeafGetDirection(const AlexLeafHead head, int dimensions, float *out);
+extern float AlexLeafKey(const AlexLeafHead head, const float *vector, int dimensions);
+extern void AlexFitDirection(const float *vectors, int n, int dimensions,
+							 float *direction, float *slope, float *intercept,
+							 int npages);
+extern int	AlexFloatCompare(const void *a, const void *b);
+
+/* alexkmeans.c */
+extern void AlexKmeans(const float *samples, int nsamples, int dimensions,
+					   AlexMetricKind metric, int k, float *centroids);
+
+/* alexsplit.c */
+extern void AlexSplitLeaf(Relation index, AlexIndexInfo *info, AlexRouting *routing,
+						  Buffer head_buf, const float *centroid,
+						  const float *vector, ItemPointer tid);
+extern void AlexMergeLeaves(Relation index, AlexIndexInfo *info, Buffer *head_bufs,
+							int n_old);
+
+/* alexinsert.c */
+extern double AlexTargetLeafSize(double tuples);
+extern void AlexInsertVector(Relation index, AlexIndexInfo *info,
+							 const float *vector, ItemPointer tid);
+
+#endif							/* OMENDB_ALEX_H */

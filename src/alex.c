@@ -1,0 +1,245 @@
+/*-------------------------------------------------------------------------
+ *
+ * alex.c
+ *	  The alex access method handler, its options, GUCs and cost estimate.
+ *
+ * IDENTIFICATION
+ *	  src/alex.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "access/amapi.h"
+#include "access/reloptions.h"
+#include "alex.h"
+#include "commands/progress.h"
+#include "commands/vacuum.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/selfuncs.h"
+#include "utils/spccache.h"
+
+int			alex_probes = ALEX_DEFAULT_PROBES;
+int			alex_max_probes = ALEX_DEFAULT_MAX_PROBES;
+
+static relopt_kind alex_relopt_kind;
+
+typedef struct AlexOptions
+{
+	int32		vl_len_;		/* varlena header (do not touch directly!) */
+	int			leaves;			/* 0: choose from the row count */
+} AlexOptions;
+
+/*
+ * Register reloptions and GUCs; called from _PG_init.
+ */
+void
+AlexInit(void)
+{
+	alex_relopt_kind = add_reloption_kind();
+	add_int_reloption(alex_relopt_kind, "leaves",
+					  "Number of leaves at build time (0 chooses from the row count)",
+					  0, 0, ALEX_MAX_LEAVES, AccessExclusiveLock);
+
+	DefineCustomIntVariable("alex.probes",
+							"Sets the number of leaves an alex index scan probes first.",
+							"Higher is more accurate and slower; a value of at least the number of leaves gives exact results.",
+							&alex_probes, ALEX_DEFAULT_PROBES, 1, ALEX_MAX_PROBES_LIMIT,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("alex.max_probes",
+							"Sets how many leaves an alex index scan may probe in all when rows are filtered out.",
+							"The scan continues past alex.probes, nearest leaves first, until the query has its rows or this many leaves were probed.",
+							&alex_max_probes, ALEX_DEFAULT_MAX_PROBES, 1, ALEX_MAX_PROBES_LIMIT,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("alex");
+#endif
+}
+
+static bytea *
+alexoptions(Datum reloptions, bool validate)
+{
+	static const relopt_parse_elt tab[] = {
+		{"leaves", RELOPT_TYPE_INT, offsetof(AlexOptions, leaves)},
+	};
+
+	return (bytea *) build_reloptions(reloptions, validate, alex_relopt_kind,
+									  sizeof(AlexOptions), tab, lengthof(tab));
+}
+
+int
+AlexLeavesOption(Relation index)
+{
+	AlexOptions *opts = (AlexOptions *) index->rd_options;
+
+	return opts ? opts->leaves : 0;
+}
+
+static char *
+alexbuildphasename(int64 phasenum)
+{
+	switch (phasenum)
+	{
+		case PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE:
+			return "initializing";
+		case ALEX_PHASE_SAMPLE:
+			return "sampling table";
+		case ALEX_PHASE_KMEANS:
+			return "training routing model";
+		case ALEX_PHASE_LOAD:
+			return "loading leaves";
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * Cost: all the work (routing, scanning alex.probes leaves, sorting)
+ * happens before the first row, so startup cost is the total.  Without an
+ * ORDER BY on the distance the index is useless: make it unattractive.
+ */
+void
+alexcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
+				 Cost *indexStartupCost, Cost *indexTotalCost,
+				 Selectivity *indexSelectivity, double *indexCorrelation,
+				 double *indexPages)
+{
+	GenericCosts costs;
+	double		leaves;
+	double		fraction;
+	AlexIndexInfo info;
+	Relation	index;
+
+	if (path->indexorderbys == NIL)
+	{
+		*indexStartupCost = disable_cost;
+		*indexTotalCost = disable_cost;
+		*indexSelectivity = 0;
+		*indexCorrelation = 0;
+		*indexPages = 0;
+		return;
+	}
+
+	index = index_open(path->indexinfo->indexoid, NoLock);
+	AlexReadIndexInfo(index, &info);
+	index_close(index, NoLock);
+	leaves = Max(info.leaves, 1);
+	fraction = Min(1.0, alex_probes / leaves);
+
+	MemSet(&costs, 0, sizeof(costs));
+	costs.numIndexTuples = path->indexinfo->tuples * fraction;
+	genericcostestimate(root, path, loop_count, &costs);
+
+	/* routing: one distance per leaf centroid */
+	costs.indexTotalCost += leaves * cpu_operator_cost;
+
+	*indexStartupCost = costs.indexTotalCost;
+	*indexTotalCost = costs.indexTotalCost;
+	*indexSelectivity = costs.indexSelectivity;
+	*indexCorrelation = 0;
+	*indexPages = costs.numIndexPages;
+}
+
+/*
+ * The handler: capability flags, then callbacks in amapi.h order.
+ */
+PG_FUNCTION_INFO_V1(alexhandler);
+Datum
+alexhandler(PG_FUNCTION_ARGS)
+{
+	IndexAmRoutine *amroutine = makeNode(IndexAmRoutine);
+
+	amroutine->amstrategies = 0;
+	amroutine->amsupport = ALEX_NUM_PROCS;
+	amroutine->amoptsprocnum = 0;
+	amroutine->amcanorder = false;
+	amroutine->amcanorderbyop = true;
+	amroutine->amcanbackward = false;
+	amroutine->amcanunique = false;
+	amroutine->amcanmulticol = false;
+	amroutine->amoptionalkey = true;
+	amroutine->amsearcharray = false;
+	amroutine->amsearchnulls = false;
+	amroutine->amstorage = false;
+	amroutine->amclusterable = false;
+	amroutine->ampredlocks = false;
+	amroutine->amcanparallel = false;
+	amroutine->amcaninclude = false;
+	amroutine->amusemaintenanceworkmem = false;
+#if PG_VERSION_NUM >= 160000
+	amroutine->amsummarizing = false;
+#endif
+	amroutine->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
+	amroutine->amkeytype = InvalidOid;
+
+	amroutine->ambuild = alexbuild;
+	amroutine->ambuildempty = alexbuildempty;
+	amroutine->aminsert = alexinsert;
+	amroutine->ambulkdelete = alexbulkdelete;
+	amroutine->amvacuumcleanup = alexvacuumcleanup;
+	amroutine->amcanreturn = NULL;
+	amroutine->amcostestimate = alexcostestimate;
+	amroutine->amoptions = alexoptions;
+	amroutine->amproperty = NULL;
+	amroutine->ambuildphasename = alexbuildphasename;
+	amroutine->amvalidate = alexvalidate;
+#if PG_VERSION_NUM >= 140000
+	amroutine->amadjustmembers = NULL;
+#endif
+	amroutine->ambeginscan = alexbeginscan;
+	amroutine->amrescan = alexrescan;
+	amroutine->amgettuple = alexgettuple;
+	amroutine->amgetbitmap = NULL;
+	amroutine->amendscan = alexendscan;
+	amroutine->ammarkpos = NULL;
+	amroutine->amrestrpos = NULL;
+	amroutine->amestimateparallelscan = NULL;
+	amroutine->aminitparallelscan = NULL;
+	amroutine->amparallelrescan = NULL;
+
+	PG_RETURN_POINTER(amroutine);
+}
+
+/*
+ * aminsert
+ */
+bool
+alexinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+		   Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
+		   IndexInfo *indexInfo)
+{
+	MemoryContext context = AllocSetContextCreate(CurrentMemoryContext,
+												  "alex insert", ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(context);
+	AlexIndexInfo info;
+	const float *vector;
+
+	AlexReadIndexInfo(index, &info);
+	if (AlexIndexableValue(index, &info, values[0], isnull[0], &vector))
+		AlexInsertVector(index, &info, vector, heap_tid);
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(context);
+	return false;
+}
+
+/* Metric support functions named by the operator classes */
+#define ALEX_METRIC_FUNCTION(name, kind) \
+PG_FUNCTION_INFO_V1(name); \
+Datum \
+name(PG_FUNCTION_ARGS) \
+{ \
+	PG_RETURN_INT32(kind); \
+}
+
+ALEX_METRIC_FUNCTION(alex_l2_metric, ALEX_METRIC_L2)
+ALEX_METRIC_FUNCTION(alex_ip_metric, ALEX_METRIC_INNER_PRODUCT)
+ALEX_METRIC_FUNCTION(alex_cosine_metric, ALEX_METRIC_COSINE)
+ALEX_METRIC_FUNCTION(alex_l1_metric, ALEX_METRIC_L1)

@@ -1,0 +1,345 @@
+/*-------------------------------------------------------------------------
+ *
+ * alexbuild.c
+ *	  Building an alex index: ALEX's bulk load for vectors.
+ *
+ * 1. One pass over the table draws a uniform (reservoir) sample and counts
+ *	  the rows.  The sample is bounded by maintenance_work_mem: a smaller
+ *	  budget means a smaller sample, never a failure.
+ * 2. k-means on the sample gives the leaf centroids: the root model.  The
+ *	  leaf count follows the cost model of alexinsert.c (sqrt(rows)) unless
+ *	  the "leaves" option sets it.
+ * 3. Each leaf is created empty, sized for its expected share of the rows
+ *	  at ALEX's bulk-load density 0.7, with its 1-D key fitted to the
+ *	  sample members that fell into it.
+ * 4. A second pass inserts every row through the ordinary insert path, so
+ *	  build and insert can never disagree on the structure.
+ *
+ * IDENTIFICATION
+ *	  src/alexbuild.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/tableam.h"
+#include "access/xloginsert.h"
+#include "alex.h"
+#include "catalog/index.h"
+#include "commands/progress.h"
+#include "common/pg_prng.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "vector.h"
+
+#define ALEX_SAMPLE_SEED		0x5a3b1e
+#define ALEX_MIN_SAMPLES		10000
+#define ALEX_SAMPLES_PER_LEAF	32
+
+/*
+ * Write the metapage and the empty root model page into a fork through
+ * shared buffers, then WAL-log them as whole pages.
+ */
+static void
+AlexWriteInitialPages(Relation index, ForkNumber fork, int dimensions,
+					  AlexMetricKind metric)
+{
+	Buffer		meta_buf = AlexExtendFork(index, fork);
+	Buffer		root_buf = AlexExtendFork(index, fork);
+	Page		page;
+	AlexMetaPage meta;
+
+	Assert(BufferGetBlockNumber(meta_buf) == ALEX_METAPAGE_BLKNO);
+
+	START_CRIT_SECTION();
+	page = BufferGetPage(meta_buf);
+	AlexInitPage(page, ALEX_PAGE_META);
+	meta = AlexPageGetMeta(page);
+	memset(meta, 0, sizeof(AlexMetaPageData));
+	meta->magic = ALEX_MAGIC_NUMBER;
+	meta->version = ALEX_FORMAT_VERSION;
+	meta->dimensions = dimensions;
+	meta->metric = metric;
+	meta->root = BufferGetBlockNumber(root_buf);
+	meta->levels = 1;
+	((PageHeader) page)->pd_lower = (char *) meta + sizeof(AlexMetaPageData) - (char *) page;
+	MarkBufferDirty(meta_buf);
+
+	AlexInitPage(BufferGetPage(root_buf), ALEX_PAGE_MODEL);
+	MarkBufferDirty(root_buf);
+	END_CRIT_SECTION();
+
+	UnlockReleaseBuffer(root_buf);
+	UnlockReleaseBuffer(meta_buf);
+
+	if (fork == INIT_FORKNUM || RelationNeedsWAL(index))
+		log_newpage_range(index, fork, 0, 2, true);
+}
+
+/*
+ * Dimensions of the indexed column, from its type modifier.
+ */
+static int
+AlexIndexDimensions(Relation index)
+{
+	int			dimensions = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+
+	if (dimensions < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("column does not have dimensions"),
+				 errhint("Declare the column as vector(n), for example vector(768).")));
+	if (dimensions > AlexMaxDimensions())
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("column cannot have more than %d dimensions for alex index",
+						AlexMaxDimensions())));
+	return dimensions;
+}
+
+/*
+ * Is this value indexable?  NULLs never are; zero vectors are not under
+ * cosine, where they have no direction.  A wrong dimension is an error.
+ */
+bool
+AlexIndexableValue(Relation index, const AlexIndexInfo *info, Datum value,
+				   bool isnull, const float **vector)
+{
+	int			dim;
+
+	if (isnull)
+		return false;
+	*vector = AlexDatumVector(index, value, &dim);
+	if (dim != info->dimensions)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", info->dimensions, dim)));
+	if (info->metric == ALEX_METRIC_COSINE)
+	{
+		for (int i = 0; i < dim; i++)
+			if ((*vector)[i] != 0)
+				return true;
+		return false;
+	}
+	return true;
+}
+
+static void
+SampleCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+			   bool tupleIsAlive, void *state)
+{
+	AlexBuildState *bs = (AlexBuildState *) state;
+	const float *vector;
+	int			slot;
+	MemoryContext old = MemoryContextSwitchTo(bs->tmp_context);
+
+	if (!AlexIndexableValue(index, &bs->info, values[0], isnull[0], &vector))
+		goto done;
+
+	/* reservoir sampling: row i replaces a random slot with chance k/i */
+	bs->rows_seen++;
+	if (bs->sample_count < bs->sample_target)
+		slot = bs->sample_count++;
+	else
+	{
+		uint64		pick = pg_prng_uint64_range(&bs->prng, 0, (uint64) bs->rows_seen - 1);
+
+		if (pick >= (uint64) bs->sample_target)
+			goto done;
+		slot = (int) pick;
+	}
+	memcpy(bs->samples + (Size) slot * bs->info.dimensions, vector,
+		   sizeof(float) * bs->info.dimensions);
+
+done:
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(bs->tmp_context);
+}
+
+static void
+LoadCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+			 bool tupleIsAlive, void *state)
+{
+	AlexBuildState *bs = (AlexBuildState *) state;
+	const float *vector;
+	MemoryContext old = MemoryContextSwitchTo(bs->tmp_context);
+
+	if (AlexIndexableValue(index, &bs->info, values[0], isnull[0], &vector))
+	{
+		AlexInsertVector(index, &bs->info, vector, tid);
+		bs->index_tuples++;
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(bs->tmp_context);
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->index_tuples);
+}
+
+/*
+ * How many samples to draw: enough for k-means on sqrt(rows) leaves,
+ * bounded by maintenance_work_mem.
+ */
+static int
+AlexSampleTarget(Relation heap, int dimensions, int leaves_option)
+{
+	double		estimate = heap->rd_rel->reltuples;
+	double		leaves;
+	double		target;
+	double		budget = (double) maintenance_work_mem * 1024.0 / 2;
+
+	if (estimate < 0)
+		estimate = (double) RelationGetNumberOfBlocks(heap) * 64;
+	leaves = leaves_option > 0 ? leaves_option :
+		estimate / AlexTargetLeafSize(estimate);
+	target = Max(ALEX_MIN_SAMPLES, ALEX_SAMPLES_PER_LEAF * leaves);
+	target = Min(target, budget / (sizeof(float) * dimensions));
+	return (int) Max(1, Min(target, (double) (MaxAllocSize / (sizeof(float) * dimensions))));
+}
+
+/*
+ * Create the leaves for the k-means centroids and route to them.
+ */
+static void
+AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
+{
+	int			dim = bs->info.dimensions;
+	int		   *counts = palloc0(sizeof(int) * k);
+	int		   *assignment = palloc(sizeof(int) * bs->sample_count);
+	BlockNumber *leaves = palloc(sizeof(BlockNumber) * k);
+	float	   *routed = palloc(sizeof(float) * dim);
+	float	   *members = palloc(sizeof(float) * dim * Max(bs->sample_count, 1));
+	float	   *direction = palloc(sizeof(float) * dim);
+	AlexRouting routing;
+
+	routing.nroutes = k;
+	routing.dimensions = dim;
+	routing.routes = palloc(sizeof(AlexRoute) * k);
+	for (int c = 0; c < k; c++)
+	{
+		routing.routes[c].leaf = c;
+		routing.routes[c].centroid = (float *) centroids + (Size) c * dim;
+	}
+
+	for (int i = 0; i < bs->sample_count; i++)
+	{
+		AlexPrepareVector(bs->info.metric, bs->samples + (Size) i * dim, routed, dim);
+		assignment[i] = (int) AlexNearestLeaf(&routing, bs->info.metric, routed, NULL);
+		counts[assignment[i]]++;
+	}
+
+	for (int c = 0; c < k; c++)
+	{
+		double		expected = counts[c] * bs->rows_seen / Max(bs->sample_count, 1);
+		int			capacity = (int) ceil(Max(expected, 1) / ALEX_BUILD_DENSITY);
+		int			lanes = AlexLanesPerPage(dim);
+		int			pages = Min(Max(1, (capacity + lanes - 1) / lanes), AlexLeafMaxPages(dim));
+		int			n = 0;
+		float		slope;
+		float		intercept;
+
+		CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < bs->sample_count; i++)
+			if (assignment[i] == c)
+				memcpy(members + (Size) n++ * dim, bs->samples + (Size) i * dim,
+					   sizeof(float) * dim);
+		AlexFitDirection(members, n, dim, direction, &slope, &intercept, pages);
+		leaves[c] = AlexCreateLeaf(bs->index, dim, capacity, direction, slope, intercept);
+	}
+
+	AlexBuildRoutes(bs->index, leaves, centroids, k, dim);
+
+	pfree(counts);
+	pfree(assignment);
+	pfree(leaves);
+	pfree(routed);
+	pfree(members);
+	pfree(direction);
+	pfree(routing.routes);
+}
+
+/*
+ * ambuild
+ */
+IndexBuildResult *
+alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
+{
+	IndexBuildResult *result = palloc0(sizeof(IndexBuildResult));
+	AlexBuildState bs;
+	int			leaves_option = AlexLeavesOption(index);
+	int			k;
+
+	if (RelationGetNumberOfBlocks(index) != 0)
+		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
+
+	memset(&bs, 0, sizeof(bs));
+	bs.heap = heap;
+	bs.index = index;
+	bs.index_info = indexInfo;
+	bs.info.dimensions = AlexIndexDimensions(index);
+	bs.info.metric = AlexGetMetric(index);
+	bs.tmp_context = AllocSetContextCreate(CurrentMemoryContext, "alex build",
+										   ALLOCSET_DEFAULT_SIZES);
+	pg_prng_seed(&bs.prng, ALEX_SAMPLE_SEED);
+
+	AlexWriteInitialPages(index, MAIN_FORKNUM, bs.info.dimensions, bs.info.metric);
+
+	/* 1. sample */
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, ALEX_PHASE_SAMPLE);
+	bs.sample_target = AlexSampleTarget(heap, bs.info.dimensions, leaves_option);
+	bs.samples = palloc_extended(sizeof(float) * bs.info.dimensions * bs.sample_target,
+								 MCXT_ALLOC_HUGE);
+	bs.heap_tuples = table_index_build_scan(heap, index, indexInfo, true, true,
+											SampleCallback, &bs, NULL);
+
+	if (bs.sample_count > 0)
+	{
+		float	   *routed = palloc(sizeof(float) * bs.info.dimensions * bs.sample_count);
+		float	   *centroids;
+
+		/* 2. k-means on the sample, in routing space */
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, ALEX_PHASE_KMEANS);
+		k = leaves_option > 0 ? leaves_option :
+			(int) round(bs.rows_seen / AlexTargetLeafSize(bs.rows_seen));
+		k = Max(1, Min(k, bs.sample_count));
+		for (int i = 0; i < bs.sample_count; i++)
+			AlexPrepareVector(bs.info.metric, bs.samples + (Size) i * bs.info.dimensions,
+							  routed + (Size) i * bs.info.dimensions, bs.info.dimensions);
+		centroids = palloc(sizeof(float) * bs.info.dimensions * k);
+		AlexKmeans(routed, bs.sample_count, bs.info.dimensions, bs.info.metric, k, centroids);
+		pfree(routed);
+
+		/* 3. empty leaves, routed */
+		AlexCreateLeaves(&bs, centroids, k);
+		AlexSetTupleCount(index, (uint64) bs.rows_seen);
+		pfree(centroids);
+	}
+	pfree(bs.samples);
+
+	/* 4. every row through the insert path */
+	if (bs.rows_seen > 0)
+	{
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, ALEX_PHASE_LOAD);
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs.rows_seen);
+		AlexReadIndexInfo(index, &bs.info);
+		table_index_build_scan(heap, index, indexInfo, true, true, LoadCallback, &bs, NULL);
+	}
+
+	MemoryContextDelete(bs.tmp_context);
+	result->heap_tuples = bs.heap_tuples;
+	result->index_tuples = bs.index_tuples;
+	return result;
+}
+
+/*
+ * ambuildempty: the init fork of an unlogged index.
+ */
+void
+alexbuildempty(Relation index)
+{
+	AlexWriteInitialPages(index, INIT_FORKNUM, AlexIndexDimensions(index),
+						  AlexGetMetric(index));
+}

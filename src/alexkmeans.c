@@ -1,0 +1,174 @@
+/*-------------------------------------------------------------------------
+ *
+ * alexkmeans.c
+ *	  k-means for the routing model: k-means++ seeding and Lloyd
+ *	  iterations, deterministic from a fixed seed; spherical (unit-length
+ *	  centroids) for the angular metrics.
+ *
+ * IDENTIFICATION
+ *	  src/alexkmeans.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "alex.h"
+#include "common/pg_prng.h"
+#include "miscadmin.h"
+
+#define ALEX_KMEANS_SEED		0x0a1e7
+#define ALEX_KMEANS_ITERATIONS	12
+
+static void
+NormaliseCentroid(float *c, int dimensions)
+{
+	double		norm = 0;
+
+	for (int d = 0; d < dimensions; d++)
+		norm += (double) c[d] * c[d];
+	if (norm <= 0)
+		return;
+	norm = sqrt(norm);
+	for (int d = 0; d < dimensions; d++)
+		c[d] = (float) (c[d] / norm);
+}
+
+/*
+ * k-means++ seeding: each next centre is a sample drawn with probability
+ * proportional to its distance from the nearest centre chosen so far.
+ */
+static void
+SeedCentroids(const float *samples, int n, int dimensions, AlexMetricKind metric,
+			  int k, float *centroids, pg_prng_state *prng)
+{
+	double	   *weight = palloc(sizeof(double) * n);
+
+	memcpy(centroids, samples + (Size) pg_prng_uint64_range(prng, 0, n - 1) * dimensions,
+		   sizeof(float) * dimensions);
+	for (int i = 0; i < n; i++)
+		weight[i] = DBL_MAX;
+
+	for (int c = 1; c < k; c++)
+	{
+		const float *last = centroids + (Size) (c - 1) * dimensions;
+		double		total = 0;
+		double		target;
+		int			chosen = n - 1;
+
+		CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < n; i++)
+		{
+			/* shift angular distances (-1..1) to be non-negative */
+			double		d = AlexRouteDistance(metric, samples + (Size) i * dimensions,
+											  last, dimensions);
+
+			if (metric == ALEX_METRIC_COSINE || metric == ALEX_METRIC_INNER_PRODUCT)
+				d += 1.0;
+			if (d < weight[i])
+				weight[i] = d;
+			total += weight[i];
+		}
+
+		target = pg_prng_double(prng) * total;
+		for (int i = 0; i < n; i++)
+		{
+			target -= weight[i];
+			if (target <= 0)
+			{
+				chosen = i;
+				break;
+			}
+		}
+		memcpy(centroids + (Size) c * dimensions, samples + (Size) chosen * dimensions,
+			   sizeof(float) * dimensions);
+	}
+	pfree(weight);
+}
+
+/*
+ * Cluster n samples into k centroids (k <= n).  Samples are already in
+ * routing space (unit length for the angular metrics).
+ */
+void
+AlexKmeans(const float *samples, int n, int dimensions, AlexMetricKind metric,
+		   int k, float *centroids)
+{
+	pg_prng_state prng;
+	int		   *assignment = palloc(sizeof(int) * n);
+	int		   *counts = palloc(sizeof(int) * k);
+	double	   *sums = palloc(sizeof(double) * k * dimensions);
+	bool		spherical = metric == ALEX_METRIC_COSINE ||
+		metric == ALEX_METRIC_INNER_PRODUCT;
+
+	Assert(k >= 1 && k <= n);
+	pg_prng_seed(&prng, ALEX_KMEANS_SEED);
+	SeedCentroids(samples, n, dimensions, metric, k, centroids, &prng);
+
+	for (int iter = 0; iter < ALEX_KMEANS_ITERATIONS; iter++)
+	{
+		int			changed = 0;
+
+		/* assign each sample to its nearest centroid */
+		for (int i = 0; i < n; i++)
+		{
+			const float *x = samples + (Size) i * dimensions;
+			int			best = 0;
+			float		best_distance = FLT_MAX;
+
+			if ((i & 255) == 0)
+				CHECK_FOR_INTERRUPTS();
+			for (int c = 0; c < k; c++)
+			{
+				float		d = AlexRouteDistance(metric, x, centroids + (Size) c * dimensions,
+												  dimensions);
+
+				if (d < best_distance)
+				{
+					best_distance = d;
+					best = c;
+				}
+			}
+			if (iter == 0 || assignment[i] != best)
+				changed++;
+			assignment[i] = best;
+		}
+		if (iter > 0 && changed == 0)
+			break;
+
+		/* move each centroid to the mean of its samples */
+		memset(counts, 0, sizeof(int) * k);
+		memset(sums, 0, sizeof(double) * k * dimensions);
+		for (int i = 0; i < n; i++)
+		{
+			double	   *sum = sums + (Size) assignment[i] * dimensions;
+			const float *x = samples + (Size) i * dimensions;
+
+			counts[assignment[i]]++;
+			for (int d = 0; d < dimensions; d++)
+				sum[d] += x[d];
+		}
+		for (int c = 0; c < k; c++)
+		{
+			float	   *centroid = centroids + (Size) c * dimensions;
+
+			if (counts[c] == 0)
+			{
+				/* an empty cluster restarts at a random sample */
+				memcpy(centroid, samples + (Size) pg_prng_uint64_range(&prng, 0, n - 1) * dimensions,
+					   sizeof(float) * dimensions);
+				continue;
+			}
+			for (int d = 0; d < dimensions; d++)
+				centroid[d] = (float) (sums[(Size) c * dimensions + d] / counts[c]);
+			if (spherical)
+				NormaliseCentroid(centroid, dimensions);
+		}
+	}
+
+	pfree(assignment);
+	pfree(counts);
+	pfree(sums);
+}

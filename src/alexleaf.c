@@ -1,0 +1,571 @@
+/*-------------------------------------------------------------------------
+ *
+ * alexleaf.c
+ *	  Leaves (ALEX data nodes): a head page and a run of data pages, each a
+ *	  gapped array of fixed-size lanes with an occupancy bitmap, plus the
+ *	  per-leaf 1-D key and its linear position model.
+ *
+ * The lane format lives here and only here: a lane is a heap TID followed
+ * by a payload, today the vector's float4 elements.  Nothing ever shifts:
+ * an insert takes a free lane on the page the position model predicts (or
+ * the nearest page with room), a delete clears a bit.
+ *
+ * IDENTIFICATION
+ *	  src/alexleaf.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "alex.h"
+#include "distance.h"
+#include "miscadmin.h"
+#include "utils/rel.h"
+
+/* Bytes of page contents: page minus page header and special space */
+#define ALEX_PAGE_CONTENT_SIZE \
+	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(AlexPageOpaqueData)))
+
+/* ---------- the lane format ---------- */
+
+Size
+AlexLanePayloadSize(int dimensions)
+{
+	return sizeof(float) * dimensions;
+}
+
+static Size
+AlexLaneSize(int dimensions)
+{
+	return MAXALIGN(sizeof(ItemPointerData)) + AlexLanePayloadSize(dimensions);
+}
+
+void
+AlexEncodeLane(const float *vector, int dimensions, char *payload)
+{
+	memcpy(payload, vector, sizeof(float) * dimensions);
+}
+
+const float *
+AlexLaneVector(const char *payload)
+{
+	return (const float *) payload;
+}
+
+/*
+ * Exact distance between the query and a lane, equal to what the SQL
+ * operator returns for the same two vectors.
+ */
+double
+AlexLaneDistance(AlexMetricKind metric, const float *query, const char *payload,
+				 int dimensions)
+{
+	const float *x = AlexLaneVector(payload);
+
+	switch (metric)
+	{
+		case ALEX_METRIC_L2:
+			return sqrt((double) VectorL2SquaredDistance(query, x, dimensions));
+		case ALEX_METRIC_INNER_PRODUCT:
+			return -(double) VectorInnerProduct(query, x, dimensions);
+		case ALEX_METRIC_COSINE:
+			return VectorCosineDistance(query, x, dimensions);
+		case ALEX_METRIC_L1:
+			return (double) VectorL1Distance(query, x, dimensions);
+	}
+	return 0;
+}
+
+/* ---------- data page geometry ---------- */
+
+static Size
+AlexDataHeaderSize(int lanes)
+{
+	return MAXALIGN(offsetof(AlexLeafDataHeader, occupied) +
+					sizeof(uint64) * ((lanes + 63) / 64));
+}
+
+int
+AlexLanesPerPage(int dimensions)
+{
+	Size		lane_size = AlexLaneSize(dimensions);
+	int			lanes = ALEX_PAGE_CONTENT_SIZE / lane_size;
+
+	while (lanes > 0 && AlexDataHeaderSize(lanes) + lanes * lane_size > ALEX_PAGE_CONTENT_SIZE)
+		lanes--;
+	return lanes;
+}
+
+/*
+ * Widest vector a leaf lane and a routing entry can hold on one page.
+ */
+int
+AlexMaxDimensions(void)
+{
+	int			dim = (ALEX_PAGE_CONTENT_SIZE - AlexDataHeaderSize(1) -
+					   MAXALIGN(sizeof(ItemPointerData))) / sizeof(float);
+
+	while (dim > 0 && (ALEX_ROUTE_ENTRY_SIZE(dim) + sizeof(ItemIdData) >
+					   BLCKSZ - SizeOfPageHeaderData - MAXALIGN(sizeof(AlexPageOpaqueData)) ||
+					   AlexLanesPerPage(dim) < 1))
+		dim--;
+	return dim;
+}
+
+#define LaneAt(hdr, i) \
+	((char *) (hdr) + (hdr)->lane_offset + (Size) (i) * (hdr)->lane_size)
+
+static inline bool
+LaneOccupied(const AlexLeafDataHeader *hdr, int lane)
+{
+	return (hdr->occupied[lane / 64] >> (lane % 64)) & 1;
+}
+
+static void
+AlexInitDataPage(Page page, int dimensions, BlockNumber head)
+{
+	AlexLeafDataHeader *hdr;
+	int			lanes = AlexLanesPerPage(dimensions);
+
+	AlexInitPage(page, ALEX_PAGE_LEAF_DATA);
+	AlexPageGetOpaque(page)->next = head;	/* owner, for recycling checks */
+	hdr = AlexPageGetLeafData(page);
+	hdr->lanes = lanes;
+	hdr->used = 0;
+	hdr->lane_size = AlexLaneSize(dimensions);
+	hdr->lane_offset = AlexDataHeaderSize(lanes);
+	memset(hdr->occupied, 0, sizeof(uint64) * ((lanes + 63) / 64));
+	/* keep the whole lane area inside pd_lower so GenericXLog logs it */
+	((PageHeader) page)->pd_lower = MAXALIGN(SizeOfPageHeaderData) +
+		hdr->lane_offset + lanes * hdr->lane_size;
+}
+
+/* ---------- head page geometry ---------- */
+
+static Size
+AlexHeadFixedSize(void)
+{
+	return offsetof(AlexLeafHeadData, pages);
+}
+
+/*
+ * How many data pages a leaf can list, and whether the key direction fits
+ * beside the list.  Each page costs a block number and a used-lane count.
+ */
+static int
+AlexHeadCapacity(int dimensions, bool *has_direction)
+{
+	Size		avail = ALEX_PAGE_CONTENT_SIZE - AlexHeadFixedSize();
+	Size		per_page = sizeof(BlockNumber) + sizeof(uint16);
+	Size		direction = sizeof(float) * dimensions;
+
+	/* keep the direction if that still leaves room for a useful leaf */
+	direction += MAXIMUM_ALIGNOF;	/* it starts MAXALIGNed */
+	*has_direction = avail > direction && (avail - direction) / per_page >= 64;
+	if (*has_direction)
+		avail -= direction;
+	return Min(avail / per_page, PG_UINT16_MAX);
+}
+
+int
+AlexLeafMaxPages(int dimensions)
+{
+	bool		has_direction;
+
+	return AlexHeadCapacity(dimensions, &has_direction);
+}
+
+static inline uint16 *
+HeadUsed(AlexLeafHead head)
+{
+	return (uint16 *) ((char *) head->pages + sizeof(BlockNumber) * head->max_pages);
+}
+
+/* Layout after the fixed part: pages[max], used[max], then direction[dim] */
+static inline float *
+HeadDirection(AlexLeafHead head)
+{
+	return (float *) MAXALIGN((char *) HeadUsed(head) + sizeof(uint16) * head->max_pages);
+}
+
+float
+AlexLeafKey(const AlexLeafHead head, const float *vector, int dimensions)
+{
+	if (!head->has_direction)
+		return 0;
+	return VectorInnerProduct(HeadDirection((AlexLeafHead) head), vector, dimensions);
+}
+
+/*
+ * Copy the leaf's key direction into out; false when it has none.
+ */
+bool
+AlexLeafGetDirection(const AlexLeafHead head, int dimensions, float *out)
+{
+	if (!head->has_direction)
+		return false;
+	memcpy(out, HeadDirection((AlexLeafHead) head), sizeof(float) * dimensions);
+	return true;
+}
+
+static void
+AlexInitHeadPage(Page page, int dimensions, const float *direction,
+				 float slope, float intercept)
+{
+	AlexLeafHead head;
+	bool		has_direction;
+	int			max_pages = AlexHeadCapacity(dimensions, &has_direction);
+
+	AlexInitPage(page, ALEX_PAGE_LEAF_HEAD);
+	head = AlexPageGetLeafHead(page);
+	head->entries = 0;
+	head->capacity = 0;
+	head->npages = 0;
+	head->max_pages = max_pages;
+	head->has_direction = has_direction && direction != NULL;
+	head->counted = 0;
+	head->key_slope = head->has_direction ? slope : 0;
+	head->key_intercept = head->has_direction ? intercept : 0;
+	if (head->has_direction)
+		memcpy(HeadDirection(head), direction, sizeof(float) * dimensions);
+	((PageHeader) page)->pd_lower = MAXALIGN(SizeOfPageHeaderData) +
+		((char *) HeadDirection(head) - (char *) head) +
+		(head->has_direction ? sizeof(float) * dimensions : 0);
+}
+
+/*
+ * Append up to 3 new data pages to a leaf whose head buffer the caller holds
+ * exclusively, in one WAL record.  Returns how many were added.
+ */
+static int
+AlexAddDataPages(Relation index, Buffer head_buf, int dimensions, int count)
+{
+	BlockNumber head_blkno = BufferGetBlockNumber(head_buf);
+	Buffer		bufs[3];
+	GenericXLogState *state;
+	AlexLeafHead head;
+	int			room;
+
+	head = AlexPageGetLeafHead(BufferGetPage(head_buf));
+	room = Min(Min(count, 3), head->max_pages - head->npages);
+	if (room <= 0)
+		return 0;
+
+	for (int i = 0; i < room; i++)
+		bufs[i] = AlexNewBuffer(index);
+
+	state = GenericXLogStart(index);
+	head = AlexPageGetLeafHead(GenericXLogRegisterBuffer(state, head_buf, 0));
+	for (int i = 0; i < room; i++)
+	{
+		Page		page = GenericXLogRegisterBuffer(state, bufs[i], GENERIC_XLOG_FULL_IMAGE);
+
+		AlexInitDataPage(page, dimensions, head_blkno);
+		head->pages[head->npages] = BufferGetBlockNumber(bufs[i]);
+		HeadUsed(head)[head->npages] = 0;
+		head->npages++;
+		head->capacity += AlexLanesPerPage(dimensions);
+	}
+	GenericXLogFinish(state);
+
+	for (int i = 0; i < room; i++)
+		UnlockReleaseBuffer(bufs[i]);
+	return room;
+}
+
+/*
+ * Create an empty leaf with room for capacity entries.  It is unreachable
+ * until the caller routes to it, so a crash before that only leaks pages.
+ * Returns the head block.
+ */
+BlockNumber
+AlexCreateLeaf(Relation index, int dimensions, int capacity,
+			   const float *direction, float key_slope, float key_intercept)
+{
+	Buffer		head_buf = AlexNewBuffer(index);
+	BlockNumber head_blkno = BufferGetBlockNumber(head_buf);
+	GenericXLogState *state;
+	int			lanes = AlexLanesPerPage(dimensions);
+	int			pages = Max(1, (capacity + lanes - 1) / lanes);
+
+	state = GenericXLogStart(index);
+	AlexInitHeadPage(GenericXLogRegisterBuffer(state, head_buf, GENERIC_XLOG_FULL_IMAGE),
+					 dimensions, direction, key_slope, key_intercept);
+	GenericXLogFinish(state);
+
+	pages = Min(pages, AlexPageGetLeafHead(BufferGetPage(head_buf))->max_pages);
+	while (pages > 0)
+	{
+		CHECK_FOR_INTERRUPTS();
+		pages -= AlexAddDataPages(index, head_buf, dimensions, pages);
+	}
+
+	UnlockReleaseBuffer(head_buf);
+	return head_blkno;
+}
+
+/*
+ * Grow a full leaf by extra_pages data pages (ALEX's expand); the position
+ * model is rescaled to spread new keys over the larger array.  Returns
+ * false when the head page has no room for more pages.
+ */
+bool
+AlexLeafExpand(Relation index, Buffer head_buf, int dimensions, int extra_pages)
+{
+	AlexLeafHead head = AlexPageGetLeafHead(BufferGetPage(head_buf));
+	int			old_pages = head->npages;
+	int			added = 0;
+
+	if (head->npages >= head->max_pages)
+		return false;
+
+	while (added < extra_pages)
+	{
+		int			n = AlexAddDataPages(index, head_buf, dimensions, extra_pages - added);
+
+		if (n == 0)
+			break;
+		added += n;
+	}
+
+	/* rescale the position model; placed entries never move */
+	if (added > 0 && old_pages > 0)
+	{
+		GenericXLogState *state = GenericXLogStart(index);
+		float		scale;
+
+		head = AlexPageGetLeafHead(GenericXLogRegisterBuffer(state, head_buf, 0));
+		scale = (float) head->npages / (float) old_pages;
+		head->key_slope *= scale;
+		head->key_intercept *= scale;
+		GenericXLogFinish(state);
+	}
+	return added > 0;
+}
+
+/*
+ * Put (tid, vector) into a free lane of the leaf whose head buffer the
+ * caller holds exclusively.  Returns false when every lane is taken.
+ */
+bool
+AlexLeafInsert(Relation index, Buffer head_buf, const float *vector,
+			   int dimensions, ItemPointer tid)
+{
+	AlexLeafHead head = AlexPageGetLeafHead(BufferGetPage(head_buf));
+	int			lanes = AlexLanesPerPage(dimensions);
+	int			predicted;
+	int			target = -1;
+	Buffer		data_buf;
+	GenericXLogState *state;
+	Page		data_page;
+	AlexLeafDataHeader *hdr;
+	uint16	   *used;
+
+	if (head->npages == 0 || head->entries >= head->capacity)
+		return false;
+
+	/* the linear model predicts a page; search outward for a free lane */
+	predicted = (int) floorf(head->key_slope * AlexLeafKey(head, vector, dimensions) +
+							 head->key_intercept);
+	predicted = Max(0, Min(predicted, head->npages - 1));
+	used = HeadUsed(head);
+	for (int step = 0; step < head->npages && target < 0; step++)
+	{
+		int			below = predicted - step;
+		int			above = predicted + step;
+
+		if (below >= 0 && used[below] < lanes)
+			target = below;
+		else if (above < head->npages && used[above] < lanes)
+			target = above;
+	}
+	if (target < 0)
+		return false;
+
+	data_buf = ReadBuffer(index, head->pages[target]);
+	LockBuffer(data_buf, BUFFER_LOCK_EXCLUSIVE);
+	AlexCheckPage(index, BufferGetPage(data_buf), head->pages[target], ALEX_PAGE_LEAF_DATA);
+
+	state = GenericXLogStart(index);
+	head = AlexPageGetLeafHead(GenericXLogRegisterBuffer(state, head_buf, 0));
+	data_page = GenericXLogRegisterBuffer(state, data_buf, 0);
+	hdr = AlexPageGetLeafData(data_page);
+
+	for (int lane = 0; lane < hdr->lanes; lane++)
+	{
+		if (!LaneOccupied(hdr, lane))
+		{
+			char	   *ptr = LaneAt(hdr, lane);
+
+			memcpy(ptr, tid, sizeof(ItemPointerData));
+			AlexEncodeLane(vector, dimensions, ptr + MAXALIGN(sizeof(ItemPointerData)));
+			hdr->occupied[lane / 64] |= UINT64CONST(1) << (lane % 64);
+			hdr->used++;
+			HeadUsed(head)[target] = hdr->used;
+			head->entries++;
+			GenericXLogFinish(state);
+			UnlockReleaseBuffer(data_buf);
+			return true;
+		}
+	}
+
+	/* the head's count was stale: fix it and let the caller retry */
+	HeadUsed(head)[target] = hdr->used;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(data_buf);
+	return AlexLeafInsert(index, head_buf, vector, dimensions, tid);
+}
+
+/*
+ * Visit every occupied lane of one data page.  The callback may clear the
+ * lane by returning true; then the page is WAL-logged (the caller passes
+ * for_update and holds the head exclusively so counts stay right).
+ * Returns the number of lanes cleared.
+ */
+int
+AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
+				  BlockNumber blkno, int dimensions, bool for_update,
+				  AlexLaneVisitor visitor, void *arg)
+{
+	Buffer		buf = ReadBuffer(index, blkno);
+	Page		page;
+	AlexLeafDataHeader *hdr;
+	GenericXLogState *state = NULL;
+	int			cleared = 0;
+
+	LockBuffer(buf, for_update ? BUFFER_LOCK_EXCLUSIVE : BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	AlexCheckPage(index, page, blkno, ALEX_PAGE_LEAF_DATA);
+	hdr = AlexPageGetLeafData(page);
+
+	for (int lane = 0; lane < hdr->lanes; lane++)
+	{
+		char	   *ptr;
+
+		if (!LaneOccupied(hdr, lane))
+			continue;
+		ptr = LaneAt(hdr, lane);
+		if (visitor((ItemPointer) ptr, ptr + MAXALIGN(sizeof(ItemPointerData)),
+					dimensions, arg) && for_update)
+		{
+			if (state == NULL)
+			{
+				state = GenericXLogStart(index);
+				page = GenericXLogRegisterBuffer(state, buf, 0);
+				hdr = AlexPageGetLeafData(page);
+			}
+			hdr->occupied[lane / 64] &= ~(UINT64CONST(1) << (lane % 64));
+			hdr->used--;
+			cleared++;
+		}
+	}
+
+	if (state != NULL)
+	{
+		AlexLeafHead head = AlexPageGetLeafHead(GenericXLogRegisterBuffer(state, head_buf, 0));
+
+		HeadUsed(head)[page_index] = hdr->used;
+		head->entries -= cleared;
+		GenericXLogFinish(state);
+	}
+	UnlockReleaseBuffer(buf);
+	return cleared;
+}
+
+/*
+ * Principal direction of a set of vectors (a few power iterations on the
+ * centred set, deterministic start), and the least-squares linear model
+ * from the key to a page index in [0, npages).
+ */
+void
+AlexFitDirection(const float *vectors, int n, int dimensions,
+				 float *direction, float *slope, float *intercept, int npages)
+{
+	double	   *mean = palloc0(sizeof(double) * dimensions);
+	double	   *v = palloc(sizeof(double) * dimensions);
+	double	   *w = palloc(sizeof(double) * dimensions);
+	float	   *keys;
+	double		sk = 0,
+				sr = 0,
+				skk = 0,
+				skr = 0;
+
+	*slope = 0;
+	*intercept = 0;
+	for (int d = 0; d < dimensions; d++)
+		direction[d] = (d == 0) ? 1.0f : 0.0f;
+	if (n < 2)
+		goto done;
+
+	for (int i = 0; i < n; i++)
+		for (int d = 0; d < dimensions; d++)
+			mean[d] += vectors[(Size) i * dimensions + d];
+	for (int d = 0; d < dimensions; d++)
+	{
+		mean[d] /= n;
+		v[d] = 1.0 / sqrt((double) dimensions) * ((d % 2) ? 1 : -1) + 1e-3 * d;
+	}
+
+	for (int iter = 0; iter < 8; iter++)
+	{
+		double		norm = 0;
+
+		memset(w, 0, sizeof(double) * dimensions);
+		for (int i = 0; i < n; i++)
+		{
+			const float *x = vectors + (Size) i * dimensions;
+			double		dot = 0;
+
+			for (int d = 0; d < dimensions; d++)
+				dot += (x[d] - mean[d]) * v[d];
+			for (int d = 0; d < dimensions; d++)
+				w[d] += dot * (x[d] - mean[d]);
+		}
+		for (int d = 0; d < dimensions; d++)
+			norm += w[d] * w[d];
+		if (norm <= 0)
+			goto done;
+		norm = sqrt(norm);
+		for (int d = 0; d < dimensions; d++)
+			v[d] = w[d] / norm;
+	}
+	for (int d = 0; d < dimensions; d++)
+		direction[d] = (float) v[d];
+
+	/* rank of each key, scaled to pages, regressed on the key */
+	keys = palloc(sizeof(float) * n);
+	for (int i = 0; i < n; i++)
+		keys[i] = VectorInnerProduct(direction, vectors + (Size) i * dimensions, dimensions);
+	qsort(keys, n, sizeof(float), AlexFloatCompare);
+	for (int i = 0; i < n; i++)
+	{
+		double		rank = (i + 0.5) * npages / n;
+
+		sk += keys[i];
+		sr += rank;
+		skk += (double) keys[i] * keys[i];
+		skr += keys[i] * rank;
+	}
+	if (n * skk - sk * sk > 0)
+	{
+		*slope = (float) ((n * skr - sk * sr) / (n * skk - sk * sk));
+		*intercept = (float) ((sr - *slope * sk) / n);
+	}
+	pfree(keys);
+
+done:
+	pfree(mean);
+	pfree(v);
+	pfree(w);
+}
+
+int
+AlexFloatCompare(const void *a, const void *b)
+{
+	float		fa = *(const float *) a;
+	float		fb = *(const float *) b;
+
+	return (fa > fb) - (fa < fb);
+}

@@ -1,0 +1,296 @@
+/*-------------------------------------------------------------------------
+ *
+ * alexscan.c
+ *	  Ordered index scans: ORDER BY column <op> query LIMIT k.
+ *
+ * The query is routed to its nearest leaves; the first alex.probes leaves
+ * are scanned and their entries returned in exact distance order.  If the
+ * executor keeps asking (a WHERE clause rejected rows), the scan goes on
+ * with the next-nearest leaves, alex.probes at a time, until it has probed
+ * alex.max_probes leaves, so filtered queries still fill their LIMIT.  Each
+ * batch comes out in exact order; a later batch may hold rows nearer than
+ * the end of an earlier one, the price of not scanning everything up front.
+ *
+ * IDENTIFICATION
+ *	  src/alexscan.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relscan.h"
+#include "alex.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+IndexScanDesc
+alexbeginscan(Relation index, int nkeys, int norderbys)
+{
+	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+	AlexScanOpaque so = palloc0(sizeof(AlexScanOpaqueData));
+
+	so->scan_context = AllocSetContextCreate(CurrentMemoryContext, "alex scan",
+											 ALLOCSET_DEFAULT_SIZES);
+	scan->opaque = so;
+	return scan;
+}
+
+void
+alexrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
+		   int norderbys)
+{
+	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
+
+	MemoryContextReset(so->scan_context);
+	so->started = false;
+	so->candidates = NULL;
+	so->ncandidates = so->next_candidate = 0;
+	so->probes = NULL;
+	so->nprobes = so->next_probe = 0;
+	so->emitted = NULL;
+
+	if (keys && scan->numberOfKeys > 0)
+		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
+	if (orderbys && scan->numberOfOrderBys > 0)
+		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+}
+
+/* Collects a leaf's entries as candidates */
+typedef struct CandidateCollector
+{
+	AlexScanOpaque so;
+	AlexMetricKind metric;
+} CandidateCollector;
+
+static bool
+AddCandidate(ItemPointer tid, const char *payload, int dimensions, void *arg)
+{
+	CandidateCollector *cc = (CandidateCollector *) arg;
+	AlexScanOpaque so = cc->so;
+	AlexCandidate *c;
+
+	if (so->ncandidates == so->max_candidates)
+	{
+		so->max_candidates *= 2;
+		so->candidates = repalloc_huge(so->candidates,
+									   sizeof(AlexCandidate) * so->max_candidates);
+	}
+	c = &so->candidates[so->ncandidates++];
+	c->tid = *tid;
+	c->distance = so->empty_query ? 0 :
+		AlexLaneDistance(cc->metric, so->query, payload, dimensions);
+	return false;
+}
+
+static int
+CandidateCompare(const void *a, const void *b)
+{
+	const AlexCandidate *ca = (const AlexCandidate *) a;
+	const AlexCandidate *cb = (const AlexCandidate *) b;
+
+	if (ca->distance < cb->distance)
+		return -1;
+	if (ca->distance > cb->distance)
+		return 1;
+	return ItemPointerCompare((ItemPointer) &ca->tid, (ItemPointer) &cb->tid);
+}
+
+/*
+ * Read every entry of one leaf.  The leaf may have been split since the
+ * scan read the routing: its pages stay intact (and are not reused) while
+ * our snapshot could still need them, so reading them is still right.
+ */
+static void
+ScanLeaf(Relation index, AlexScanOpaque so, BlockNumber leaf)
+{
+	Buffer		head_buf = ReadBuffer(index, leaf);
+	AlexLeafHead head;
+	BlockNumber *pages;
+	int			npages;
+	CandidateCollector cc;
+
+	LockBuffer(head_buf, BUFFER_LOCK_SHARE);
+	AlexCheckPage(index, BufferGetPage(head_buf), leaf, ALEX_PAGE_LEAF_HEAD);
+	head = AlexPageGetLeafHead(BufferGetPage(head_buf));
+	npages = head->npages;
+	pages = palloc(sizeof(BlockNumber) * Max(npages, 1));
+	memcpy(pages, head->pages, sizeof(BlockNumber) * npages);
+	UnlockReleaseBuffer(head_buf);
+
+	cc.so = so;
+	cc.metric = so->info.metric;
+	for (int i = 0; i < npages; i++)
+		AlexVisitDataPage(index, InvalidBuffer, i, pages[i], so->info.dimensions,
+						  false, AddCandidate, &cc);
+	pfree(pages);
+}
+
+/*
+ * Scan the next batch of leaves into the candidate list, sorted, without
+ * entries already returned.  Returns false when the probe budget is spent.
+ */
+static bool
+AlexScanNextBatch(IndexScanDesc scan)
+{
+	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
+	int			limit = Min(so->nprobes, Max(alex_probes, alex_max_probes));
+	int			batch = so->empty_query ? so->nprobes : alex_probes;
+	int			end = Min(limit, so->next_probe + batch);
+	MemoryContext old;
+	int			kept = 0;
+
+	if (so->next_probe >= end)
+		return false;
+
+	old = MemoryContextSwitchTo(so->scan_context);
+
+	/* remember what the previous batch returned, to drop duplicates */
+	if (so->ncandidates > 0)
+	{
+		if (so->emitted == NULL)
+		{
+			HASHCTL		ctl;
+
+			ctl.keysize = sizeof(ItemPointerData);
+			ctl.entrysize = sizeof(ItemPointerData);
+			ctl.hcxt = so->scan_context;
+			so->emitted = hash_create("alex returned tids", 1024, &ctl,
+									  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		}
+		for (int i = 0; i < so->ncandidates; i++)
+			hash_search(so->emitted, &so->candidates[i].tid, HASH_ENTER, NULL);
+	}
+
+	so->ncandidates = so->next_candidate = 0;
+	if (so->candidates == NULL)
+	{
+		so->max_candidates = 1024;
+		so->candidates = palloc(sizeof(AlexCandidate) * so->max_candidates);
+	}
+
+	for (; so->next_probe < end; so->next_probe++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		ScanLeaf(scan->indexRelation, so, so->probes[so->next_probe].leaf);
+	}
+
+	pg_qsort(so->candidates, so->ncandidates, sizeof(AlexCandidate), CandidateCompare);
+
+	/*
+	 * Drop duplicates: a split that moves entries out of a neighbour leaf
+	 * leaves two copies for a moment.  Copies of one entry have the same
+	 * distance, so sorting made them adjacent.
+	 */
+	for (int i = 0; i < so->ncandidates; i++)
+	{
+		if (kept > 0 && ItemPointerEquals(&so->candidates[kept - 1].tid,
+										  &so->candidates[i].tid))
+			continue;
+		if (so->emitted != NULL &&
+			hash_search(so->emitted, &so->candidates[i].tid, HASH_FIND, NULL) != NULL)
+			continue;
+		so->candidates[kept++] = so->candidates[i];
+	}
+	so->ncandidates = kept;
+
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/*
+ * Route the query: every leaf, nearest first.
+ */
+static void
+AlexBeginSearch(IndexScanDesc scan)
+{
+	Relation	index = scan->indexRelation;
+	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
+	MemoryContext old = MemoryContextSwitchTo(so->scan_context);
+	AlexRouting *routing;
+	int			dim;
+
+	AlexReadIndexInfo(index, &so->info);
+	dim = so->info.dimensions;
+	so->query = palloc0(sizeof(float) * dim);
+	so->route_query = palloc0(sizeof(float) * dim);
+
+	if (scan->numberOfOrderBys == 0 ||
+		(scan->orderByData[0].sk_flags & SK_ISNULL))
+		so->empty_query = true;
+	else
+	{
+		int			qdim;
+		const float *q = AlexDatumVector(index, scan->orderByData[0].sk_argument, &qdim);
+
+		if (qdim != dim)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("expected %d dimensions, not %d", dim, qdim)));
+		memcpy(so->query, q, sizeof(float) * dim);
+
+		/* a zero query has no cosine distance (NaN) to anything */
+		so->empty_query = !AlexPrepareVector(so->info.metric, q, so->route_query, dim);
+	}
+
+	routing = AlexGetRouting(index, &so->info);
+	so->probes = palloc(sizeof(AlexProbe) * Max(routing->nroutes, 1));
+	if (so->empty_query)
+	{
+		for (int i = 0; i < routing->nroutes; i++)
+		{
+			so->probes[i].leaf = routing->routes[i].leaf;
+			so->probes[i].distance = 0;
+		}
+		so->nprobes = routing->nroutes;
+	}
+	else
+		so->nprobes = AlexOrderRoutes(routing, so->info.metric, so->route_query,
+									  so->probes);
+	so->next_probe = 0;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * amgettuple: the next row in distance order.
+ */
+bool
+alexgettuple(IndexScanDesc scan, ScanDirection dir)
+{
+	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
+
+	if (!ScanDirectionIsForward(dir))
+		elog(ERROR, "alex index scans only go forward");
+
+	if (!so->started)
+	{
+		AlexBeginSearch(scan);
+		so->started = true;
+		pgstat_count_index_scan(scan->indexRelation);
+	}
+
+	for (;;)
+	{
+		if (so->next_candidate < so->ncandidates)
+		{
+			scan->xs_heaptid = so->candidates[so->next_candidate++].tid;
+			scan->xs_recheck = false;
+			scan->xs_recheckorderby = false;
+			return true;
+		}
+		if (!AlexScanNextBatch(scan))
+			return false;
+	}
+}
+
+void
+alexendscan(IndexScanDesc scan)
+{
+	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
+
+	MemoryContextDelete(so->scan_context);
+	pfree(so);
+	scan->opaque = NULL;
+}

@@ -1,0 +1,249 @@
+/*-------------------------------------------------------------------------
+ *
+ * alexutils.c
+ *	  Page helpers, the metapage, page allocation and the metric of an
+ *	  alex index.
+ *
+ * IDENTIFICATION
+ *	  src/alexutils.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "alex.h"
+#include "distance.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "utils/rel.h"
+#include "vector.h"
+
+/*
+ * Initialise a page of the given kind, with the alex special space.
+ */
+void
+AlexInitPage(Page page, uint16 kind)
+{
+	AlexPageOpaque opaque;
+
+	PageInit(page, BLCKSZ, sizeof(AlexPageOpaqueData));
+	opaque = AlexPageGetOpaque(page);
+	opaque->next = InvalidBlockNumber;
+	opaque->kind = kind;
+	opaque->flags = 0;
+	opaque->delete_xid = InvalidTransactionId;
+	opaque->unused = 0;
+	opaque->page_id = ALEX_PAGE_ID;
+}
+
+/*
+ * Error out, never crash, when a page is not what the structure says it is.
+ */
+void
+AlexCheckPage(Relation index, Page page, BlockNumber blkno, uint16 kind)
+{
+	AlexPageOpaque opaque;
+
+	if (PageIsNew(page) ||
+		PageGetSpecialSize(page) != MAXALIGN(sizeof(AlexPageOpaqueData)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" contains unexpected zero or foreign page at block %u",
+						RelationGetRelationName(index), blkno),
+				 errhint("Please REINDEX it.")));
+
+	opaque = AlexPageGetOpaque(page);
+	if (opaque->page_id != ALEX_PAGE_ID || opaque->kind != kind)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has a corrupted page at block %u",
+						RelationGetRelationName(index), blkno),
+				 errdetail("Expected page kind %u, found kind %u with page id 0x%04X.",
+						   kind, opaque->kind, opaque->page_id),
+				 errhint("Please REINDEX it.")));
+}
+
+/*
+ * Get an exclusively locked buffer for a new page: a recycled page from the
+ * free space map when there is one, else a new block at the end.  The
+ * caller initialises it inside its GenericXLog record.
+ */
+Buffer
+AlexNewBuffer(Relation index)
+{
+	Buffer		buf;
+
+	for (;;)
+	{
+		BlockNumber blkno = GetFreeIndexPage(index);
+		Page		page;
+
+		if (blkno == InvalidBlockNumber)
+			break;
+
+		buf = ReadBuffer(index, blkno);
+
+		/* someone else may have taken it already; the FSM is only a hint */
+		if (ConditionalLockBuffer(buf))
+		{
+			page = BufferGetPage(buf);
+			if (PageIsNew(page) ||
+				(AlexPageGetOpaque(page)->page_id == ALEX_PAGE_ID &&
+				 AlexPageGetOpaque(page)->kind == ALEX_PAGE_FREE))
+				return buf;
+			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+		}
+		ReleaseBuffer(buf);
+	}
+
+	return AlexExtendFork(index, MAIN_FORKNUM);
+}
+
+/*
+ * Add a block to a fork of the index; returns it exclusively locked.
+ */
+Buffer
+AlexExtendFork(Relation index, ForkNumber fork)
+{
+	Buffer		buf;
+
+#if PG_VERSION_NUM >= 160000
+	buf = ExtendBufferedRel(BMR_REL(index), fork, NULL, EB_LOCK_FIRST);
+#else
+	LockRelationForExtension(index, ExclusiveLock);
+	buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	UnlockRelationForExtension(index, ExclusiveLock);
+#endif
+	return buf;
+}
+
+/*
+ * Read the metapage into *info, checking magic and format version.
+ */
+void
+AlexReadIndexInfo(Relation index, AlexIndexInfo *info)
+{
+	Buffer		buf = ReadBuffer(index, ALEX_METAPAGE_BLKNO);
+	Page		page;
+	AlexMetaPage meta;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	AlexCheckPage(index, page, ALEX_METAPAGE_BLKNO, ALEX_PAGE_META);
+	meta = AlexPageGetMeta(page);
+
+	if (meta->magic != ALEX_MAGIC_NUMBER)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" is not an alex index",
+						RelationGetRelationName(index)),
+				 errhint("Please REINDEX it.")));
+	if (meta->version != ALEX_FORMAT_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("index \"%s\" has on-disk format version %u, but this omendb reads version %d",
+						RelationGetRelationName(index), meta->version,
+						ALEX_FORMAT_VERSION),
+				 errhint("REINDEX it to rebuild it in the current format.")));
+
+	info->dimensions = meta->dimensions;
+	info->metric = (AlexMetricKind) meta->metric;
+	info->root = meta->root;
+	info->routing_version = meta->routing_version;
+	info->tuples = meta->tuples;
+	info->leaves = meta->leaves;
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * The metric of the index, from its operator class's metric support
+ * function.
+ */
+AlexMetricKind
+AlexGetMetric(Relation index)
+{
+	FmgrInfo   *proc = index_getprocinfo(index, 1, ALEX_METRIC_PROC);
+	int32		kind = DatumGetInt32(FunctionCall1(proc, PointerGetDatum(NULL)));
+
+	if (kind < ALEX_METRIC_L2 || kind > ALEX_METRIC_L1)
+		elog(ERROR, "alex metric support function returned unknown metric %d", kind);
+	return (AlexMetricKind) kind;
+}
+
+/*
+ * The float4 elements of an indexed value.  This is the one place that
+ * knows the column type, so halfvec and friends plug in here.
+ */
+const float *
+AlexDatumVector(Relation index, Datum value, int *dim)
+{
+	Vector	   *vector = DatumGetVector(value);
+
+	*dim = vector->dim;
+	return vector->x;
+}
+
+/*
+ * Copy a vector into the space the routing works in: unit length for the
+ * angular metrics.  Returns false for a zero vector there, which has no
+ * direction and so cannot be routed (cosine does not index it).
+ */
+bool
+AlexPrepareVector(AlexMetricKind metric, const float *in, float *out, int dim)
+{
+	double		norm = 0.0;
+
+	memcpy(out, in, sizeof(float) * dim);
+	if (metric != ALEX_METRIC_COSINE && metric != ALEX_METRIC_INNER_PRODUCT)
+		return true;
+
+	for (int i = 0; i < dim; i++)
+		norm += (double) in[i] * (double) in[i];
+	/* a zero vector has an inner product (0) with anything, but no angle */
+	if (norm <= 0.0)
+		return metric == ALEX_METRIC_INNER_PRODUCT;
+	norm = sqrt(norm);
+	for (int i = 0; i < dim; i++)
+		out[i] = (float) (in[i] / norm);
+	return true;
+}
+
+/*
+ * Distance used to route between centroids: any monotone form of the
+ * metric will do, so L2 skips the square root and the angular metrics use
+ * the negative inner product of unit vectors.
+ */
+float
+AlexRouteDistance(AlexMetricKind metric, const float *a, const float *b, int dim)
+{
+	switch (metric)
+	{
+		case ALEX_METRIC_L2:
+			return VectorL2SquaredDistance(a, b, dim);
+		case ALEX_METRIC_L1:
+			return VectorL1Distance(a, b, dim);
+		case ALEX_METRIC_INNER_PRODUCT:
+		case ALEX_METRIC_COSINE:
+			return -VectorInnerProduct(a, b, dim);
+	}
+	return 0;
+}
+
+/*
+ * Set the metapage's entry count (build, and vacuum's exact recount).
+ */
+void
+AlexSetTupleCount(Relation index, uint64 tuples)
+{
+	Buffer		buf = ReadBuffer(index, ALEX_METAPAGE_BLKNO);
+	GenericXLogState *state;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	AlexPageGetMeta(GenericXLogRegisterBuffer(state, buf, 0))->tuples = tuples;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}

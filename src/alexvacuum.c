@@ -1,0 +1,366 @@
+/*-------------------------------------------------------------------------
+ *
+ * alexvacuum.c
+ *	  VACUUM for alex: clear dead lanes, merge and contract underfull
+ *	  leaves, recycle the pages of replaced leaves.
+ *
+ * ambulkdelete walks the leaves the routing names and clears the lanes of
+ * dead TIDs: a sequential pass, no graph to repair.  A leaf split during the
+ * pass hands its entries (dead ones included) to new leaves, so the walk
+ * repeats over leaves it has not seen until a pass finds none.
+ *
+ * amvacuumcleanup then
+ *	- drops empty leaves, merges a leaf holding less than a quarter of the
+ *	  target leaf size into its nearest neighbour, and contracts a leaf whose
+ *	  density fell below 0.3 into fewer pages;
+ *	- recycles the pages of leaves replaced so long ago that no snapshot can
+ *	  still read them (their delete_xid is older than every running
+ *	  transaction: nbtree's rule), and gives them to the free space map;
+ *	- recounts the entries exactly.
+ *
+ * IDENTIFICATION
+ *	  src/alexvacuum.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "alex.h"
+#include "commands/vacuum.h"
+#include "miscadmin.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#define ALEX_MERGE_FRACTION		0.25
+#define ALEX_CONTRACT_DENSITY	0.3
+
+typedef struct VacuumLaneState
+{
+	IndexBulkDeleteCallback callback;
+	void	   *callback_state;
+} VacuumLaneState;
+
+static bool
+VacuumLane(ItemPointer tid, const char *payload, int dimensions, void *arg)
+{
+	VacuumLaneState *vs = (VacuumLaneState *) arg;
+
+	return vs->callback(tid, vs->callback_state);
+}
+
+/*
+ * The leaves the routing names now, copied out of the cache.
+ */
+static BlockNumber *
+CurrentLeaves(Relation index, AlexIndexInfo *info, int *n)
+{
+	AlexRouting *routing;
+	BlockNumber *leaves;
+
+	AlexReadIndexInfo(index, info);
+	routing = AlexGetRouting(index, info);
+	leaves = palloc(sizeof(BlockNumber) * Max(routing->nroutes, 1));
+	for (int i = 0; i < routing->nroutes; i++)
+		leaves[i] = routing->routes[i].leaf;
+	*n = routing->nroutes;
+	return leaves;
+}
+
+static bool
+SeenBefore(BlockNumber *seen, int nseen, BlockNumber leaf)
+{
+	for (int i = 0; i < nseen; i++)
+		if (seen[i] == leaf)
+			return true;
+	return false;
+}
+
+/*
+ * Lock a leaf head exclusively; false (and nothing held) if the page is no
+ * longer a live leaf.
+ */
+static bool
+LockLiveLeaf(Relation index, BlockNumber leaf, Buffer *buf)
+{
+	Page		page;
+
+	*buf = ReadBuffer(index, leaf);
+	LockBuffer(*buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(*buf);
+	if (AlexPageGetOpaque(page)->kind != ALEX_PAGE_LEAF_HEAD ||
+		(AlexPageGetOpaque(page)->flags & ALEX_PAGE_DELETED))
+	{
+		UnlockReleaseBuffer(*buf);
+		return false;
+	}
+	AlexCheckPage(index, page, leaf, ALEX_PAGE_LEAF_HEAD);
+	return true;
+}
+
+IndexBulkDeleteResult *
+alexbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+			   IndexBulkDeleteCallback callback, void *callback_state)
+{
+	Relation	index = info->index;
+	AlexIndexInfo ii;
+	VacuumLaneState vs;
+	BlockNumber *seen = NULL;
+	int			nseen = 0;
+	int			seen_capacity = 0;
+
+	if (stats == NULL)
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+	vs.callback = callback;
+	vs.callback_state = callback_state;
+
+	for (;;)
+	{
+		int			nleaves;
+		BlockNumber *leaves = CurrentLeaves(index, &ii, &nleaves);
+		bool		any = false;
+
+		for (int i = 0; i < nleaves; i++)
+		{
+			Buffer		head_buf;
+			AlexLeafHead head;
+
+			if (SeenBefore(seen, nseen, leaves[i]))
+				continue;
+			if (nseen == seen_capacity)
+			{
+				seen_capacity = Max(64, seen_capacity * 2);
+				seen = seen ? repalloc(seen, sizeof(BlockNumber) * seen_capacity) :
+					palloc(sizeof(BlockNumber) * seen_capacity);
+			}
+			seen[nseen++] = leaves[i];
+			any = true;
+
+			vacuum_delay_point();
+			if (!LockLiveLeaf(index, leaves[i], &head_buf))
+				continue;
+			head = AlexPageGetLeafHead(BufferGetPage(head_buf));
+			for (int p = 0; p < head->npages; p++)
+				stats->tuples_removed +=
+					AlexVisitDataPage(index, head_buf, p, head->pages[p], ii.dimensions,
+									  true, VacuumLane, &vs);
+			UnlockReleaseBuffer(head_buf);
+		}
+		pfree(leaves);
+		if (!any)
+			break;
+	}
+	if (seen)
+		pfree(seen);
+	return stats;
+}
+
+/*
+ * Merge, contract or drop underfull leaves.
+ */
+static void
+ReorganizeLeaves(Relation index)
+{
+	AlexIndexInfo ii;
+	int			nleaves;
+	BlockNumber *leaves = CurrentLeaves(index, &ii, &nleaves);
+	double		target = AlexTargetLeafSize((double) ii.tuples);
+
+	for (int i = 0; i < nleaves; i++)
+	{
+		Buffer		bufs[2];
+		AlexLeafHead head;
+		uint32		entries;
+
+		vacuum_delay_point();
+		if (!LockLiveLeaf(index, leaves[i], &bufs[0]))
+			continue;
+		head = AlexPageGetLeafHead(BufferGetPage(bufs[0]));
+		entries = head->entries;
+		AlexReadIndexInfo(index, &ii);
+
+		if (ii.leaves > 1 && entries < target * ALEX_MERGE_FRACTION)
+		{
+			AlexRouting *routing = AlexGetRouting(index, &ii);
+			AlexProbe  *order = palloc(sizeof(AlexProbe) * Max(routing->nroutes, 1));
+			float	   *centroid = NULL;
+			BlockNumber partner = InvalidBlockNumber;
+			int			n;
+
+			for (int r = 0; r < routing->nroutes; r++)
+				if (routing->routes[r].leaf == leaves[i])
+					centroid = routing->routes[r].centroid;
+			if (centroid != NULL)
+			{
+				n = AlexOrderRoutes(routing, ii.metric, centroid, order);
+				for (int r = 0; r < n && partner == InvalidBlockNumber; r++)
+					if (order[r].leaf != leaves[i])
+						partner = order[r].leaf;
+			}
+			pfree(order);
+
+			if (entries == 0)
+			{
+				AlexMergeLeaves(index, &ii, bufs, 1);
+				UnlockReleaseBuffer(bufs[0]);
+				continue;
+			}
+			if (partner != InvalidBlockNumber)
+			{
+				Buffer		first = bufs[0];
+
+				/* relock both in block order */
+				UnlockReleaseBuffer(first);
+				if (partner < leaves[i])
+				{
+					if (!LockLiveLeaf(index, partner, &bufs[0]))
+						continue;
+					if (!LockLiveLeaf(index, leaves[i], &bufs[1]))
+					{
+						UnlockReleaseBuffer(bufs[0]);
+						continue;
+					}
+				}
+				else
+				{
+					if (!LockLiveLeaf(index, leaves[i], &bufs[0]))
+						continue;
+					if (!LockLiveLeaf(index, partner, &bufs[1]))
+					{
+						UnlockReleaseBuffer(bufs[0]);
+						continue;
+					}
+				}
+				if (AlexPageGetLeafHead(BufferGetPage(bufs[0]))->entries +
+					AlexPageGetLeafHead(BufferGetPage(bufs[1]))->entries <
+					target / ALEX_BUILD_DENSITY)
+				{
+					AlexReadIndexInfo(index, &ii);
+					AlexMergeLeaves(index, &ii, bufs, 2);
+				}
+				UnlockReleaseBuffer(bufs[1]);
+				UnlockReleaseBuffer(bufs[0]);
+				continue;
+			}
+		}
+		else if (head->npages > 1 &&
+				 entries < ALEX_CONTRACT_DENSITY * head->capacity)
+		{
+			AlexMergeLeaves(index, &ii, bufs, 1);
+		}
+		UnlockReleaseBuffer(bufs[0]);
+	}
+	pfree(leaves);
+}
+
+/*
+ * Turn a page into a free page, WAL-logged.
+ */
+static void
+FreePage(Relation index, Buffer buf)
+{
+	GenericXLogState *state = GenericXLogStart(index);
+	Page		page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+
+	AlexInitPage(page, ALEX_PAGE_FREE);
+	GenericXLogFinish(state);
+}
+
+/*
+ * Recycle a deleted leaf whose head the caller holds exclusively: first its
+ * data pages (only those it still owns), then the head itself.
+ */
+static int
+RecycleLeaf(Relation index, Buffer head_buf)
+{
+	BlockNumber head_blkno = BufferGetBlockNumber(head_buf);
+	AlexLeafHead head = AlexPageGetLeafHead(BufferGetPage(head_buf));
+	int			freed = 0;
+
+	for (int p = 0; p < head->npages; p++)
+	{
+		Buffer		buf = ReadBuffer(index, head->pages[p]);
+		Page		page;
+
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		if (!PageIsNew(page) &&
+			AlexPageGetOpaque(page)->page_id == ALEX_PAGE_ID &&
+			AlexPageGetOpaque(page)->kind == ALEX_PAGE_LEAF_DATA &&
+			AlexPageGetOpaque(page)->next == head_blkno)
+		{
+			FreePage(index, buf);
+			RecordFreeIndexPage(index, head->pages[p]);
+			freed++;
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	FreePage(index, head_buf);
+	RecordFreeIndexPage(index, head_blkno);
+	return freed + 1;
+}
+
+IndexBulkDeleteResult *
+alexvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
+{
+	Relation	index = info->index;
+	BlockNumber nblocks;
+	uint64		entries = 0;
+	BlockNumber free_pages = 0;
+
+	if (info->analyze_only)
+		return stats;
+	if (stats == NULL)
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+
+	ReorganizeLeaves(index);
+
+	/* one sequential pass: recycle, find free pages, count entries */
+	nblocks = RelationGetNumberOfBlocks(index);
+	for (BlockNumber blkno = ALEX_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		AlexPageOpaque opaque;
+
+		vacuum_delay_point();
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		opaque = AlexPageGetOpaque(page);
+
+		if (PageIsNew(page))
+		{
+			/* extended but never initialised (a crash): free */
+			RecordFreeIndexPage(index, blkno);
+			free_pages++;
+		}
+		else if (opaque->page_id != ALEX_PAGE_ID)
+			AlexCheckPage(index, page, blkno, ALEX_PAGE_FREE);	/* reports it */
+		else if (opaque->kind == ALEX_PAGE_FREE)
+		{
+			RecordFreeIndexPage(index, blkno);
+			free_pages++;
+		}
+		else if (opaque->kind == ALEX_PAGE_LEAF_HEAD)
+		{
+			if (!(opaque->flags & ALEX_PAGE_DELETED))
+				entries += AlexPageGetLeafHead(page)->entries;
+			else if (GlobalVisCheckRemovableXid(NULL, opaque->delete_xid))
+				free_pages += RecycleLeaf(index, buf);
+		}
+		UnlockReleaseBuffer(buf);
+	}
+
+	AlexSetTupleCount(index, entries);
+	IndexFreeSpaceMapVacuum(index);
+
+	stats->num_pages = nblocks;
+	stats->pages_free = free_pages;
+	stats->num_index_tuples = (double) entries;
+	stats->estimated_count = false;
+	return stats;
+}
