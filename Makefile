@@ -19,6 +19,7 @@ OBJS = \
 	src/alexrouting.o \
 	src/alexscan.o \
 	src/alexsplit.o \
+	src/alexstats.o \
 	src/alexutils.o \
 	src/alexvacuum.o \
 	src/alexvalidate.o

@@ -362,6 +362,7 @@ extern bool AlexLeafExpand(Relation index, Buffer head_buf, int dimensions,
 extern int	AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
 							  BlockNumber blkno, int dimensions, bool for_update,
 							  AlexLaneVisitor visitor, void *arg);
+extern int	AlexLeafUsedCount(const AlexLeafHead head, int page_index);
 extern bool AlexLeafGetDirection(const AlexLeafHead head, int dimensions, float *out);
 extern float AlexLeafKey(const AlexLeafHead head, const float *vector, int dimensions);
 extern void AlexFitDirection(const float *vectors, int n, int dimensions,

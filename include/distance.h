@@ -6,8 +6,9 @@
  * Every kernel follows one canonical evaluation order so that the portable
  * C path and the SIMD paths return bit-identical results: element i is
  * accumulated into lane (i % DISTANCE_LANES) with a fused multiply-add, the
- * lanes start at +0, and they are summed pairwise by halving (lane j plus
- * lane j + w, for w = 16, 8, 4, 2, 1).  The SIMD paths are just faster ways
+ * lanes start at +0, a final partial chunk is padded with zeros (which
+ * turns a -0 lane into +0), and the lanes are summed pairwise by halving
+ * (lane j plus lane j + w, for w = 16, 8, 4, 2, 1).  The SIMD paths are just faster ways
  * to evaluate that same expression.
  *
  * IDENTIFICATION

@@ -278,3 +278,19 @@ CREATE OPERATOR CLASS vector_l1_ops
 	OPERATOR 1 <+> (vector, vector) FOR ORDER BY float_ops,
 	FUNCTION 1 l1_distance(vector, vector),
 	FUNCTION 2 alex_l1_metric(internal);
+
+-- alex introspection
+
+CREATE FUNCTION alex_index_stats(index regclass,
+	OUT levels int4, OUT model_pages int8, OUT leaves int8, OUT entries int8,
+	OUT capacity int8, OUT fill float8, OUT pages int8, OUT leaf_data_pages int8,
+	OUT free_pages int8, OUT deleted_leaves int8, OUT splits int8,
+	OUT expands int8, OUT merges int8)
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION alex_index_stats(regclass) IS 'shape and counters of an alex index';
+
+CREATE FUNCTION alex_index_check(index regclass) RETURNS int8
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION alex_index_check(regclass) IS 'verify the structure of an alex index; returns its entry count';

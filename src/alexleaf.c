@@ -190,6 +190,12 @@ HeadDirection(AlexLeafHead head)
 	return (float *) MAXALIGN((char *) HeadUsed(head) + sizeof(uint16) * head->max_pages);
 }
 
+int
+AlexLeafUsedCount(const AlexLeafHead head, int page_index)
+{
+	return HeadUsed((AlexLeafHead) head)[page_index];
+}
+
 float
 AlexLeafKey(const AlexLeafHead head, const float *vector, int dimensions)
 {

@@ -33,6 +33,17 @@ static const struct config_enum_entry distance_kernel_options[] = {
 };
 
 /*
+ * Add the zero padding of a final partial chunk, as the SIMD paths load it:
+ * x + 0 turns a -0 lane into +0, so skipping it would change signed zeros.
+ */
+static inline void
+PadLanes(float *lanes, int n)
+{
+	for (int i = n; i % DISTANCE_LANES != 0; i++)
+		lanes[i % DISTANCE_LANES] += 0.0f;
+}
+
+/*
  * Sum the lanes pairwise by halving, the order every path must follow.
  */
 static inline float
@@ -55,6 +66,7 @@ PortableL2Squared(const float *a, const float *b, int n)
 
 		lanes[i % DISTANCE_LANES] = fmaf(diff, diff, lanes[i % DISTANCE_LANES]);
 	}
+	PadLanes(lanes, n);
 	return ReduceLanes(lanes);
 }
 
@@ -65,6 +77,7 @@ PortableInnerProduct(const float *a, const float *b, int n)
 
 	for (int i = 0; i < n; i++)
 		lanes[i % DISTANCE_LANES] = fmaf(a[i], b[i], lanes[i % DISTANCE_LANES]);
+	PadLanes(lanes, n);
 	return ReduceLanes(lanes);
 }
 
@@ -84,6 +97,9 @@ PortableCosineParts(const float *a, const float *b, int n,
 		a_lanes[lane] = fmaf(a[i], a[i], a_lanes[lane]);
 		b_lanes[lane] = fmaf(b[i], b[i], b_lanes[lane]);
 	}
+	PadLanes(dot_lanes, n);
+	PadLanes(a_lanes, n);
+	PadLanes(b_lanes, n);
 	*dot = ReduceLanes(dot_lanes);
 	*norm_a = ReduceLanes(a_lanes);
 	*norm_b = ReduceLanes(b_lanes);
@@ -96,6 +112,7 @@ PortableL1(const float *a, const float *b, int n)
 
 	for (int i = 0; i < n; i++)
 		lanes[i % DISTANCE_LANES] += fabsf(a[i] - b[i]);
+	PadLanes(lanes, n);
 	return ReduceLanes(lanes);
 }
 

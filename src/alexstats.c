@@ -1,0 +1,370 @@
+/*-------------------------------------------------------------------------
+ *
+ * alexstats.c
+ *	  alex_index_stats(): what an alex index looks like, and
+ *	  alex_index_check(): an amcheck-style verification of its structure.
+ *
+ * Both read every block of the index under share locks, one at a time,
+ * and change nothing.  The check raises ERRCODE_INDEX_CORRUPTED on the
+ * first problem; an entry present twice with the same vector (left by a
+ * crash between the two halves of a split's LIRE move, harmless to scans)
+ * is reported as a notice instead.
+ *
+ * IDENTIFICATION
+ *	  src/alexstats.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "alex.h"
+#include "catalog/pg_am.h"
+#include "common/hashfn.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+/*
+ * Open an index by OID and make sure it is an alex index the caller may
+ * read.
+ */
+static Relation
+AlexOpenForInspection(Oid relid)
+{
+	Relation	index = relation_open(relid, AccessShareLock);
+	HeapTuple	amtup;
+	bool		is_alex = false;
+
+	if (index->rd_rel->relkind == RELKIND_INDEX)
+	{
+		amtup = SearchSysCache1(AMOID, ObjectIdGetDatum(index->rd_rel->relam));
+		if (HeapTupleIsValid(amtup))
+		{
+			is_alex = strcmp(NameStr(((Form_pg_am) GETSTRUCT(amtup))->amname), "alex") == 0;
+			ReleaseSysCache(amtup);
+		}
+	}
+	if (!is_alex)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an alex index", RelationGetRelationName(index))));
+	if (RELATION_IS_OTHER_TEMP(index))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot access temporary indexes of other sessions")));
+	return index;
+}
+
+typedef struct AlexStats
+{
+	int64		pages;
+	int64		model_pages;
+	int64		leaf_heads;
+	int64		deleted_leaves;
+	int64		data_pages;
+	int64		free_pages;
+	int64		entries;
+	int64		capacity;
+} AlexStats;
+
+PG_FUNCTION_INFO_V1(alex_index_stats);
+Datum
+alex_index_stats(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	index = AlexOpenForInspection(relid);
+	AlexStats	st;
+	AlexIndexInfo info;
+	Buffer		meta_buf;
+	AlexMetaPageData meta;
+	TupleDesc	tupdesc;
+	Datum		values[13];
+	bool		nulls[13] = {false};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	AlexReadIndexInfo(index, &info);
+	meta_buf = ReadBuffer(index, ALEX_METAPAGE_BLKNO);
+	LockBuffer(meta_buf, BUFFER_LOCK_SHARE);
+	meta = *AlexPageGetMeta(BufferGetPage(meta_buf));
+	UnlockReleaseBuffer(meta_buf);
+
+	memset(&st, 0, sizeof(st));
+	st.pages = RelationGetNumberOfBlocks(index);
+	for (BlockNumber blkno = ALEX_METAPAGE_BLKNO + 1; blkno < st.pages; blkno++)
+	{
+		Buffer		buf = ReadBuffer(index, blkno);
+		Page		page;
+		AlexPageOpaque opaque;
+
+		CHECK_FOR_INTERRUPTS();
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		opaque = AlexPageGetOpaque(page);
+		if (PageIsNew(page) || opaque->kind == ALEX_PAGE_FREE)
+			st.free_pages++;
+		else if (opaque->kind == ALEX_PAGE_MODEL)
+			st.model_pages++;
+		else if (opaque->kind == ALEX_PAGE_LEAF_DATA)
+			st.data_pages++;
+		else if (opaque->kind == ALEX_PAGE_LEAF_HEAD)
+		{
+			if (opaque->flags & ALEX_PAGE_DELETED)
+				st.deleted_leaves++;
+			else
+			{
+				st.leaf_heads++;
+				st.entries += AlexPageGetLeafHead(page)->entries;
+				st.capacity += AlexPageGetLeafHead(page)->capacity;
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	relation_close(index, AccessShareLock);
+
+	values[0] = Int32GetDatum(meta.levels);
+	values[1] = Int64GetDatum(st.model_pages);
+	values[2] = Int64GetDatum(st.leaf_heads);
+	values[3] = Int64GetDatum(st.entries);
+	values[4] = Int64GetDatum(st.capacity);
+	values[5] = Float8GetDatum(st.capacity > 0 ? (double) st.entries / st.capacity : 0);
+	values[6] = Int64GetDatum(st.pages);
+	values[7] = Int64GetDatum(st.data_pages);
+	values[8] = Int64GetDatum(st.free_pages);
+	values[9] = Int64GetDatum(st.deleted_leaves);
+	values[10] = Int64GetDatum((int64) meta.splits);
+	values[11] = Int64GetDatum((int64) meta.expands);
+	values[12] = Int64GetDatum((int64) meta.merges);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* ---------- alex_index_check ---------- */
+
+typedef struct CheckedEntry
+{
+	ItemPointerData tid;
+	uint32		hash;			/* of the vector, to tell copies from clashes */
+} CheckedEntry;
+
+typedef struct CheckState
+{
+	Relation	index;
+	int			dimensions;
+	CheckedEntry *entries;
+	int64		n;
+	int64		capacity;
+} CheckState;
+
+static void
+CheckFailed(Relation index, BlockNumber blkno, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("alex index \"%s\" is corrupted at block %u",
+					RelationGetRelationName(index), blkno),
+			 errdetail("%s", what)));
+}
+
+static bool
+RecordEntry(ItemPointer tid, const char *payload, int dimensions, void *arg)
+{
+	CheckState *cs = (CheckState *) arg;
+
+	if (!ItemPointerIsValid(tid))
+		CheckFailed(cs->index, InvalidBlockNumber, "An entry has an invalid heap TID.");
+	if (cs->n == cs->capacity)
+	{
+		cs->capacity *= 2;
+		cs->entries = repalloc_huge(cs->entries, sizeof(CheckedEntry) * cs->capacity);
+	}
+	cs->entries[cs->n].tid = *tid;
+	cs->entries[cs->n].hash = hash_bytes((const unsigned char *) payload,
+										 AlexLanePayloadSize(dimensions));
+	cs->n++;
+	return false;
+}
+
+static int
+CheckedEntryCompare(const void *a, const void *b)
+{
+	const CheckedEntry *ea = (const CheckedEntry *) a;
+	const CheckedEntry *eb = (const CheckedEntry *) b;
+
+	return ItemPointerCompare((ItemPointer) &ea->tid, (ItemPointer) &eb->tid);
+}
+
+/*
+ * Check one live leaf: its data pages, their lane bitmaps and counts.
+ */
+static void
+CheckLeaf(CheckState *cs, BlockNumber leaf)
+{
+	Relation	index = cs->index;
+	Buffer		head_buf = ReadBuffer(index, leaf);
+	AlexLeafHead head;
+	int64		used_total = 0;
+	int64		lanes_total = 0;
+	int64		before = cs->n;
+
+	LockBuffer(head_buf, BUFFER_LOCK_SHARE);
+	AlexCheckPage(index, BufferGetPage(head_buf), leaf, ALEX_PAGE_LEAF_HEAD);
+	if (AlexPageGetOpaque(BufferGetPage(head_buf))->flags & ALEX_PAGE_DELETED)
+		CheckFailed(index, leaf, "The routing names a deleted leaf.");
+	head = AlexPageGetLeafHead(BufferGetPage(head_buf));
+	if (head->npages > head->max_pages || head->max_pages != AlexLeafMaxPages(cs->dimensions))
+		CheckFailed(index, leaf, "The leaf head's page list is out of bounds.");
+	if (head->has_direction)
+	{
+		float	   *direction = palloc(sizeof(float) * cs->dimensions);
+
+		AlexLeafGetDirection(head, cs->dimensions, direction);
+		for (int d = 0; d < cs->dimensions; d++)
+			if (!isfinite(direction[d]))
+				CheckFailed(index, leaf, "The leaf's key direction is not finite.");
+		pfree(direction);
+	}
+
+	for (int p = 0; p < head->npages; p++)
+	{
+		Buffer		buf = ReadBuffer(index, head->pages[p]);
+		Page		page;
+		AlexLeafDataHeader *hdr;
+		int			bits = 0;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		AlexCheckPage(index, page, head->pages[p], ALEX_PAGE_LEAF_DATA);
+		if (AlexPageGetOpaque(page)->next != leaf)
+			CheckFailed(index, head->pages[p], "A data page belongs to another leaf.");
+		hdr = AlexPageGetLeafData(page);
+		if (hdr->lanes != AlexLanesPerPage(cs->dimensions))
+			CheckFailed(index, head->pages[p], "A data page has the wrong lane count.");
+		for (int w = 0; w < (hdr->lanes + 63) / 64; w++)
+			bits += pg_popcount64(hdr->occupied[w]);
+		if (bits != hdr->used)
+			CheckFailed(index, head->pages[p], "The occupancy bitmap disagrees with the used count.");
+		if (AlexLeafUsedCount(head, p) != hdr->used)
+			CheckFailed(index, head->pages[p], "The leaf head's used count disagrees with the page.");
+		used_total += hdr->used;
+		lanes_total += hdr->lanes;
+		UnlockReleaseBuffer(buf);
+	}
+	if (used_total != head->entries)
+		CheckFailed(index, leaf, "The leaf's entry count disagrees with its pages.");
+	if (lanes_total != head->capacity)
+		CheckFailed(index, leaf, "The leaf's capacity disagrees with its pages.");
+
+	for (int p = 0; p < head->npages; p++)
+		AlexVisitDataPage(index, InvalidBuffer, p, head->pages[p], cs->dimensions,
+						  false, RecordEntry, cs);
+	if (cs->n - before != head->entries)
+		CheckFailed(index, leaf, "The leaf's lanes disagree with its entry count.");
+	UnlockReleaseBuffer(head_buf);
+}
+
+PG_FUNCTION_INFO_V1(alex_index_check);
+Datum
+alex_index_check(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	index = AlexOpenForInspection(relid);
+	AlexIndexInfo info;
+	AlexRouting *routing;
+	CheckState	cs;
+	int64		copies = 0;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+
+	AlexReadIndexInfo(index, &info);
+	if (info.dimensions < 1 || info.dimensions > AlexMaxDimensions() ||
+		info.metric < ALEX_METRIC_L2 || info.metric > ALEX_METRIC_L1 ||
+		info.root >= nblocks)
+		CheckFailed(index, ALEX_METAPAGE_BLKNO, "The metapage has impossible values.");
+
+	/* every page is an alex page of a known kind */
+	for (BlockNumber blkno = 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf = ReadBuffer(index, blkno);
+		Page		page;
+
+		CHECK_FOR_INTERRUPTS();
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (!PageIsNew(page))
+		{
+			AlexPageOpaque opaque = AlexPageGetOpaque(page);
+
+			if (PageGetSpecialSize(page) != MAXALIGN(sizeof(AlexPageOpaqueData)) ||
+				opaque->page_id != ALEX_PAGE_ID ||
+				opaque->kind < ALEX_PAGE_MODEL || opaque->kind > ALEX_PAGE_FREE)
+				CheckFailed(index, blkno, "The page is not an alex page of a known kind.");
+		}
+		UnlockReleaseBuffer(buf);
+	}
+
+	/* the routing: finite centroids, each naming a distinct live leaf */
+	routing = AlexGetRouting(index, &info);
+	if (routing->nroutes != (int) info.leaves)
+		CheckFailed(index, ALEX_METAPAGE_BLKNO, "The metapage's leaf count disagrees with the routing.");
+	for (int i = 0; i < routing->nroutes; i++)
+	{
+		if (routing->routes[i].leaf >= nblocks)
+			CheckFailed(index, info.root, "A routing entry points past the end of the index.");
+		for (int d = 0; d < info.dimensions; d++)
+			if (!isfinite(routing->routes[i].centroid[d]))
+				CheckFailed(index, routing->routes[i].leaf, "A routing centroid is not finite.");
+		for (int j = 0; j < i; j++)
+			if (routing->routes[j].leaf == routing->routes[i].leaf)
+				CheckFailed(index, routing->routes[i].leaf, "Two routing entries name the same leaf.");
+	}
+
+	/* every leaf, every lane; then no TID twice */
+	cs.index = index;
+	cs.dimensions = info.dimensions;
+	cs.n = 0;
+	cs.capacity = 1024;
+	cs.entries = palloc(sizeof(CheckedEntry) * cs.capacity);
+	{
+		int			n = routing->nroutes;
+		BlockNumber *leaves = palloc(sizeof(BlockNumber) * Max(n, 1));
+
+		for (int i = 0; i < n; i++)
+			leaves[i] = routing->routes[i].leaf;
+		for (int i = 0; i < n; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			CheckLeaf(&cs, leaves[i]);
+		}
+		pfree(leaves);
+	}
+
+	qsort(cs.entries, cs.n, sizeof(CheckedEntry), CheckedEntryCompare);
+	for (int64 i = 1; i < cs.n; i++)
+	{
+		if (!ItemPointerEquals(&cs.entries[i].tid, &cs.entries[i - 1].tid))
+			continue;
+		if (cs.entries[i].hash != cs.entries[i - 1].hash)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("alex index \"%s\" is corrupted", RelationGetRelationName(index)),
+					 errdetail("Heap TID (%u,%u) appears twice with different vectors.",
+							   ItemPointerGetBlockNumber(&cs.entries[i].tid),
+							   ItemPointerGetOffsetNumber(&cs.entries[i].tid))));
+		copies++;
+	}
+	if (copies > 0)
+		ereport(NOTICE,
+				(errmsg("alex index \"%s\" holds %lld duplicate copies of entries",
+						RelationGetRelationName(index), (long long) copies),
+				 errdetail("A split was interrupted between moving entries and clearing their old lanes; scans return each entry once.")));
+
+	relation_close(index, AccessShareLock);
+	PG_RETURN_INT64(cs.n - copies);
+}
