@@ -116,6 +116,8 @@ alexcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	double		fraction;
 	AlexIndexInfo info;
 	Relation	index;
+	double		random_page_cost_ts;
+	double		seq_page_cost_ts;
 
 	if (path->indexorderbys == NIL)
 	{
@@ -136,6 +138,18 @@ alexcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	MemSet(&costs, 0, sizeof(costs));
 	costs.numIndexTuples = path->indexinfo->tuples * fraction;
 	genericcostestimate(root, path, loop_count, &costs);
+
+	/*
+	 * The pages of a leaf are read in runs, not at random.  And the seq scan
+	 * we compete with is charged only for the table's main fork, not for the
+	 * TOASTed vectors it really reads, so charge at most that many pages:
+	 * otherwise a wide-vector table would never get its index used.
+	 */
+	get_tablespace_page_costs(path->indexinfo->reltablespace, &random_page_cost_ts,
+							  &seq_page_cost_ts);
+	costs.indexTotalCost -= costs.numIndexPages * random_page_cost_ts;
+	costs.indexTotalCost += Min(costs.numIndexPages, Max(path->indexinfo->rel->pages, 1)) *
+		seq_page_cost_ts;
 
 	/* routing: one distance per leaf centroid */
 	costs.indexTotalCost += leaves * cpu_operator_cost;
@@ -223,7 +237,7 @@ alexinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 
 	AlexReadIndexInfo(index, &info);
 	if (AlexIndexableValue(index, &info, values[0], isnull[0], &vector))
-		AlexInsertVector(index, &info, vector, heap_tid);
+		AlexInsertVector(index, &info, vector, heap_tid, false);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(context);

@@ -170,7 +170,7 @@ LoadCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 
 	if (AlexIndexableValue(index, &bs->info, values[0], isnull[0], &vector))
 	{
-		AlexInsertVector(index, &bs->info, vector, tid);
+		AlexInsertVector(index, &bs->info, vector, tid, true);
 		bs->index_tuples++;
 	}
 	MemoryContextSwitchTo(old);

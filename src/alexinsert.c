@@ -10,10 +10,10 @@
  * data scanned.  Keeping both terms balanced as N grows gives the leaf size
  * T(N) = sqrt(N) (and L = sqrt(N) leaves), the same rule the bulk build
  * uses, so an index grown by inserts matches a freshly built one.  A leaf
- * that fills up while still smaller than T(N) / 0.7 (a bulk-built leaf at
- * ALEX's full density) expands: it gets more data pages, to density 0.6.
- * A leaf that fills up at that size or beyond, or that cannot list more
- * pages, splits in two.
+ * that reaches T(N) / 0.7 entries (a bulk-built leaf at ALEX's full
+ * density) splits in two.  A leaf that fills its lanes while still smaller
+ * expands: it gets more data pages, to density 0.6; if its head page can
+ * list no more pages, it splits instead.
  *
  * Splits, merges and contractions live in alexsplit.c.
  *
@@ -87,12 +87,13 @@ AlexAddFirstLeaf(Relation index, AlexIndexInfo *info, const float *routed)
 }
 
 /*
- * Insert one vector: route to the nearest leaf, take a free lane, and when
- * the leaf is full let the cost model expand or split it.
+ * Insert one vector: route to the nearest leaf, take a free lane, and let
+ * the cost model expand or split the leaf when it is full or too large.
+ * building: the bulk load, which leaves leaf sizes to k-means.
  */
 void
 AlexInsertVector(Relation index, AlexIndexInfo *info, const float *vector,
-				 ItemPointer tid)
+				 ItemPointer tid, bool building)
 {
 	int			dim = info->dimensions;
 	float	   *routed = palloc(sizeof(float) * dim);
@@ -134,7 +135,21 @@ AlexInsertVector(Relation index, AlexIndexInfo *info, const float *vector,
 
 		for (;;)
 		{
-			double		full_size;
+			double		split_size = AlexTargetLeafSize(Max((double) info->tuples,
+															head->entries)) /
+				ALEX_BUILD_DENSITY;
+
+			/*
+			 * A leaf past the size the cost model wants splits even if it
+			 * has free lanes (small vectors pack many lanes on a page); the
+			 * bulk load leaves leaf sizes to k-means, as ALEX's bulk load.
+			 */
+			if (!building && head->entries + 1 >= split_size)
+			{
+				AlexSplitLeaf(index, info, AlexGetRouting(index, info), head_buf,
+							  centroid, vector, tid);
+				goto done;
+			}
 
 			if (AlexLeafInsert(index, head_buf, vector, dim, tid))
 			{
@@ -142,17 +157,14 @@ AlexInsertVector(Relation index, AlexIndexInfo *info, const float *vector,
 				goto done;
 			}
 
-			/* full: the cost model chooses expand or split */
-			AlexReadIndexInfo(index, info);
-			full_size = AlexTargetLeafSize(Max((double) info->tuples, head->entries)) /
-				ALEX_BUILD_DENSITY;
-			if (head->entries + 1 >= full_size || head->npages >= head->max_pages ||
-				!AlexExpandLeaf(index, info, head_buf))
+			/* full but still small: expand; if it cannot grow, split */
+			if (!AlexExpandLeaf(index, info, head_buf))
 			{
 				AlexSplitLeaf(index, info, AlexGetRouting(index, info), head_buf,
 							  centroid, vector, tid);
 				goto done;
 			}
+			AlexReadIndexInfo(index, info);
 		}
 	}
 

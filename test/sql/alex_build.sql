@@ -1,0 +1,85 @@
+--
+-- alex_build: creating alex indexes, operator classes, options, what is
+-- and is not indexed, errors
+--
+\set SHOW_CONTEXT never
+\set VERBOSITY sqlstate
+
+-- the access method and its operator classes pass amvalidate
+SELECT opcname, amvalidate(c.oid)
+FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
+WHERE a.amname = 'alex' ORDER BY opcname;
+SELECT opcname FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
+WHERE a.amname = 'alex' AND opcdefault;
+
+-- an index on an empty table: no leaves yet, and a clean check
+CREATE TABLE items (id int, v vector(3));
+CREATE INDEX items_alex ON items USING alex (v vector_l2_ops);
+SELECT leaves, entries, splits FROM alex_index_stats('items_alex');
+SELECT alex_index_check('items_alex');
+SELECT * FROM items ORDER BY v <-> '[1,1,1]' LIMIT 3;
+
+-- the first insert creates the first leaf
+INSERT INTO items VALUES (1, '[1,2,3]'), (2, '[4,5,6]'), (3, NULL);
+SELECT leaves, entries FROM alex_index_stats('items_alex');
+SELECT alex_index_check('items_alex');
+SET enable_seqscan = off;
+-- NULLs are not indexed, so an index scan never returns them
+SELECT id FROM items ORDER BY v <-> '[1,1,1]' LIMIT 5;
+RESET enable_seqscan;
+DROP TABLE items;
+
+-- every operator class builds; cosine does not index zero vectors (they
+-- have no direction), the others do
+CREATE TABLE items (id int, v vector(2));
+INSERT INTO items SELECT i, ARRAY[i % 7, i % 11]::vector FROM generate_series(0, 199) i;
+INSERT INTO items VALUES (500, '[0,0]'), (501, NULL);
+CREATE INDEX items_l2 ON items USING alex (v vector_l2_ops);
+CREATE INDEX items_ip ON items USING alex (v vector_ip_ops);
+CREATE INDEX items_cos ON items USING alex (v vector_cosine_ops);
+CREATE INDEX items_l1 ON items USING alex (v vector_l1_ops);
+-- 202 rows: 201 non-NULL; i = 0, 77, 154 and 500 are zero vectors
+SELECT count(*) FILTER (WHERE v IS NOT NULL) AS non_null,
+	   count(*) FILTER (WHERE v = '[0,0]') AS zero FROM items;
+SELECT i.relname, s.entries, alex_index_check(i.oid) AS checked
+FROM pg_class i, alex_index_stats(i.oid) s
+WHERE i.relname IN ('items_l2', 'items_ip', 'items_cos', 'items_l1')
+ORDER BY i.relname;
+
+-- the leaves option fixes the leaf count at build time
+CREATE INDEX items_l2_8 ON items USING alex (v vector_l2_ops) WITH (leaves = 8);
+SELECT leaves, entries FROM alex_index_stats('items_l2_8');
+-- by default the count follows sqrt(rows)
+SELECT leaves BETWEEN 1 AND 20 AS auto_leaves FROM alex_index_stats('items_l2');
+CREATE INDEX ON items USING alex (v vector_l2_ops) WITH (leaves = -1);
+CREATE INDEX ON items USING alex (v vector_l2_ops) WITH (leaves = 100001);
+CREATE INDEX ON items USING alex (v vector_l2_ops) WITH (nonsense = 1);
+-- a vector_l2_ops index is the default
+CREATE INDEX items_default ON items USING alex (v);
+SELECT opcname FROM pg_index x JOIN pg_opclass c ON c.oid = x.indclass[0]
+WHERE x.indexrelid = 'items_default'::regclass;
+DROP TABLE items;
+
+-- errors
+CREATE TABLE items (id int, v vector, w vector(3), x int);
+-- a column without dimensions cannot be indexed
+CREATE INDEX ON items USING alex (v vector_l2_ops);
+-- alex indexes one vector column, ordered by distance only
+CREATE INDEX ON items USING alex (w vector_l2_ops, v vector_l2_ops);
+CREATE UNIQUE INDEX ON items USING alex (w vector_l2_ops);
+CREATE INDEX ON items USING alex (x);
+-- a query vector of the wrong dimension
+CREATE INDEX items_w ON items USING alex (w vector_l2_ops);
+INSERT INTO items (id, w) VALUES (1, '[1,2,3]');
+SET enable_seqscan = off;
+SELECT id FROM items ORDER BY w <-> '[1,2]' LIMIT 1;
+RESET enable_seqscan;
+-- the introspection functions want an alex index
+SELECT alex_index_check('items');
+SELECT * FROM alex_index_stats('items');
+CREATE INDEX items_btree ON items (x);
+SELECT alex_index_check('items_btree');
+-- too many dimensions for a leaf lane on one page
+CREATE TABLE wide (v vector(4000));
+CREATE INDEX ON wide USING alex (v vector_l2_ops);
+DROP TABLE items, wide;

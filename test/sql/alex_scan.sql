@@ -1,0 +1,130 @@
+--
+-- alex_scan: planner choice, exact results with exhaustive probes, recall,
+-- distance order, filtered queries that continue past alex.probes
+--
+\set SHOW_CONTEXT never
+\set VERBOSITY sqlstate
+
+SELECT setseed(0.5);
+CREATE TABLE items (id int PRIMARY KEY, category int, v vector(16));
+INSERT INTO items
+SELECT i, i % 10,
+	   (SELECT array_agg(random() + (i % 5) + 0 * g) FROM generate_series(1, 16) g)::vector
+FROM generate_series(1, 3000) i;
+CREATE TABLE queries (id int, v vector(16));
+INSERT INTO queries
+SELECT i, (SELECT array_agg(random() + (i % 5) + 0 * g) FROM generate_series(1, 16) g)::vector
+FROM generate_series(1, 20) i;
+ANALYZE items;
+
+CREATE INDEX items_l2 ON items USING alex (v vector_l2_ops);
+CREATE INDEX items_ip ON items USING alex (v vector_ip_ops);
+CREATE INDEX items_cos ON items USING alex (v vector_cosine_ops);
+CREATE INDEX items_l1 ON items USING alex (v vector_l1_ops);
+SELECT leaves > 10 AS several_leaves FROM alex_index_stats('items_l2');
+
+-- the planner uses the index for ORDER BY distance LIMIT ...
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 10;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <#> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 10;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <=> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 10;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <+> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 10;
+-- ... but not for what it cannot serve: a distance filter without ORDER BY,
+-- or an ORDER BY of another expression
+EXPLAIN (COSTS OFF) SELECT id FROM items WHERE v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' < 1;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' DESC LIMIT 10;
+DROP INDEX items_ip, items_cos, items_l1;
+
+-- top-k ids by index scan and by exact seq scan
+CREATE FUNCTION pg_temp.top_ids(q vector, k int, op text, use_index bool)
+RETURNS int[] LANGUAGE plpgsql AS $$
+DECLARE
+	result int[];
+BEGIN
+	PERFORM set_config('enable_seqscan', CASE WHEN use_index THEN 'off' ELSE 'on' END, true);
+	PERFORM set_config('enable_indexscan', CASE WHEN use_index THEN 'on' ELSE 'off' END, true);
+	PERFORM set_config('enable_bitmapscan', 'off', true);
+	EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM items ORDER BY v %s $1 LIMIT $2) s', op)
+		INTO result USING q, k;
+	RETURN result;
+END
+$$;
+
+-- recall@10 of the index against exact results, over the query set
+CREATE FUNCTION pg_temp.recall(op text) RETURNS float8 LANGUAGE sql AS $$
+	SELECT avg((SELECT count(*) FROM unnest(pg_temp.top_ids(q.v, 10, op, true)) a
+				WHERE a = ANY (pg_temp.top_ids(q.v, 10, op, false))) / 10.0)::float8
+	FROM queries q
+$$;
+
+-- probes at least the leaf count: the index returns exactly what a seq
+-- scan returns, in the same order, for every metric
+CREATE FUNCTION pg_temp.exhaustive_equals_exact(op text, k int) RETURNS bool
+LANGUAGE sql AS $$
+	SELECT bool_and(pg_temp.top_ids(q.v, k, op, true) = pg_temp.top_ids(q.v, k, op, false))
+	FROM queries q
+$$;
+
+SET alex.probes = 100000;
+SELECT pg_temp.exhaustive_equals_exact('<->', 50);
+-- the index really is used
+SELECT count(*) FROM (SELECT pg_temp.top_ids(v, 3000, '<->', true) ids FROM queries LIMIT 1) s
+WHERE cardinality(ids) = 3000;
+
+CREATE INDEX items_ip ON items USING alex (v vector_ip_ops);
+SELECT pg_temp.exhaustive_equals_exact('<#>', 50);
+DROP INDEX items_ip;
+CREATE INDEX items_cos ON items USING alex (v vector_cosine_ops);
+SELECT pg_temp.exhaustive_equals_exact('<=>', 50);
+DROP INDEX items_cos;
+CREATE INDEX items_l1 ON items USING alex (v vector_l1_ops);
+SELECT pg_temp.exhaustive_equals_exact('<+>', 50);
+DROP INDEX items_l1;
+
+-- default probes: approximate, but good
+RESET alex.probes;
+SELECT pg_temp.recall('<->') >= 0.9 AS good_recall;
+-- more probes never hurt
+SET alex.probes = 1;
+SELECT pg_temp.recall('<->') AS recall_1 \gset
+SET alex.probes = 30;
+SELECT pg_temp.recall('<->') AS recall_30 \gset
+SELECT :recall_30 >= :recall_1 AS monotone, :recall_30 >= 0.99 AS near_exact;
+
+-- rows come out in distance order
+SET enable_seqscan = off;
+SET alex.probes = 5;
+SELECT bool_and(d >= prev) AS ordered FROM (
+	SELECT d, lag(d, 1, '-Infinity') OVER (ORDER BY n) AS prev FROM (
+		SELECT row_number() OVER () AS n, v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' AS d
+		FROM (SELECT v FROM items ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 100) s
+	) t
+) u;
+
+-- a filter that rejects most rows: the scan goes on past alex.probes to
+-- the next-nearest leaves until the LIMIT is met
+SET alex.probes = 1;
+SELECT count(*) FROM (
+	SELECT id FROM items WHERE category = 3
+	ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 10) s;
+-- only 3 rows match (7, 1007, 2007), in far-apart leaves: all are found
+SELECT count(*) FROM (
+	SELECT id FROM items WHERE id % 1000 = 7
+	ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 10) s;
+-- alex.max_probes bounds how far it goes
+SET alex.max_probes = 1;
+SELECT count(*) < 3 AS bounded FROM (
+	SELECT id FROM items WHERE id % 1000 = 7
+	ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 10) s;
+RESET alex.max_probes;
+-- a full scan through the index returns every row once
+SELECT count(*), count(DISTINCT id) FROM (
+	SELECT id FROM items ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 5000) s;
+RESET alex.probes;
+RESET enable_seqscan;
+
+-- GUC bounds
+SET alex.probes = 0;
+SET alex.max_probes = 0;
+SET alex.nonexistent = 1;
+
+DROP TABLE items, queries;

@@ -1,0 +1,72 @@
+--
+-- alex_vacuum: dead entries are cleared, underfull leaves merged, the pages
+-- of replaced leaves recycled and reused, statistics right
+--
+\set SHOW_CONTEXT never
+\set VERBOSITY sqlstate
+
+SELECT setseed(0.75);
+CREATE TABLE items (id int, v vector(8)) WITH (autovacuum_enabled = off);
+INSERT INTO items
+SELECT i, (SELECT array_agg(random() + (i % 6) + 0 * g) FROM generate_series(1, 8) g)::vector
+FROM generate_series(1, 5000) i;
+CREATE INDEX items_alex ON items USING alex (v vector_l2_ops);
+SELECT leaves AS leaves_before FROM alex_index_stats('items_alex') \gset
+
+CREATE FUNCTION pg_temp.exhaustive_equals_exact() RETURNS bool LANGUAGE plpgsql AS $$
+DECLARE
+	a int[];
+	b int[];
+BEGIN
+	PERFORM set_config('alex.probes', '100000', true);
+	PERFORM set_config('enable_bitmapscan', 'off', true);
+	PERFORM set_config('enable_seqscan', 'off', true);
+	SELECT array_agg(id) INTO a FROM (SELECT id FROM items ORDER BY v <-> '[3,3,3,3,3,3,3,3]' LIMIT 100000) s;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	PERFORM set_config('enable_indexscan', 'off', true);
+	SELECT array_agg(id) INTO b FROM (SELECT id FROM items ORDER BY v <-> '[3,3,3,3,3,3,3,3]' LIMIT 100000) s;
+	RETURN a = b;
+END
+$$;
+
+-- delete 90% and vacuum: entries cleared, leaves merged
+DELETE FROM items WHERE id % 10 <> 0;
+VACUUM items;
+SELECT entries, leaves < :leaves_before AS merged, merges > 0 AS counted
+FROM alex_index_stats('items_alex');
+SELECT alex_index_check('items_alex');
+SELECT pg_temp.exhaustive_equals_exact();
+-- statistics: the index's reltuples is the live entry count
+SELECT reltuples FROM pg_class WHERE relname = 'items_alex';
+
+-- once no transaction can still see them, replaced leaves become free pages
+SELECT txid_current() > 0 AS advanced;
+VACUUM items;
+SELECT deleted_leaves, free_pages > 0 AS has_free_pages FROM alex_index_stats('items_alex');
+SELECT pages AS pages_vacuumed, free_pages AS free_vacuumed FROM alex_index_stats('items_alex') \gset
+SELECT alex_index_check('items_alex');
+
+-- re-inserting reuses that space (splits still write new leaves before
+-- the old ones can be recycled, so some growth remains)
+INSERT INTO items
+SELECT i, (SELECT array_agg(random() + (i % 6) + 0 * g) FROM generate_series(1, 8) g)::vector
+FROM generate_series(5001, 9500) i;
+SELECT entries, free_pages < :free_vacuumed AS reused, pages < 2 * :pages_vacuumed AS bounded
+FROM alex_index_stats('items_alex');
+SELECT alex_index_check('items_alex');
+SELECT pg_temp.exhaustive_equals_exact();
+
+-- emptying the table entirely
+DELETE FROM items;
+VACUUM items;
+SELECT entries, leaves <= 1 AS at_most_one_leaf FROM alex_index_stats('items_alex');
+SELECT alex_index_check('items_alex');
+INSERT INTO items VALUES (1, '[1,1,1,1,1,1,1,1]');
+SELECT id FROM items ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 1;
+
+-- VACUUM FULL and ANALYZE-only do not upset it
+VACUUM FULL items;
+ANALYZE items;
+SELECT alex_index_check('items_alex');
+
+DROP TABLE items;
