@@ -71,6 +71,9 @@
 
 /* Reloption bounds: leaves = 0 means "choose from the row count" */
 #define ALEX_MAX_LEAVES			100000
+#define ALEX_DEFAULT_FANOUT		1024
+#define ALEX_MIN_FANOUT			4
+#define ALEX_MAX_FANOUT			100000
 
 /* Build phases for pg_stat_progress_create_index */
 #define ALEX_PHASE_SAMPLE		2
@@ -87,10 +90,13 @@ extern int	alex_max_probes;
 typedef struct AlexPageOpaqueData
 {
 	BlockNumber next;			/* next page of the same model node chain */
+	BlockNumber owner;			/* model page: its node's first page; leaf
+								 * data page: its leaf head */
+	TransactionId delete_xid;	/* when deleted: next XID at deletion */
 	uint16		kind;			/* ALEX_PAGE_* */
 	uint16		flags;			/* ALEX_PAGE_DELETED, ... */
-	TransactionId delete_xid;	/* when deleted: next XID at deletion */
-	uint16		unused;
+	uint16		level;			/* model page: 0 routes to leaves, n > 0 to
+								 * model nodes of level n - 1 */
 	uint16		page_id;		/* ALEX_PAGE_ID */
 } AlexPageOpaqueData;
 
@@ -117,6 +123,7 @@ typedef struct AlexMetaPageData
 	BlockNumber root;			/* first page of the root model node */
 	uint32		levels;			/* model levels above the leaves */
 	uint32		leaves;			/* live leaves */
+	uint32		fanout;			/* most entries a model node keeps */
 	uint64		tuples;			/* entries, recounted at each split */
 	uint64		routing_version;	/* bumped at every routing change */
 	uint64		splits;			/* leaf splits since build */
@@ -197,7 +204,8 @@ typedef enum AlexChange
 {
 	ALEX_CHANGE_NEW_LEAF,
 	ALEX_CHANGE_SPLIT,
-	ALEX_CHANGE_MERGE
+	ALEX_CHANGE_MERGE,
+	ALEX_CHANGE_NODE_SPLIT		/* children are model nodes, not leaves */
 } AlexChange;
 
 /* What a backend knows of one leaf while routing */
@@ -205,11 +213,26 @@ typedef struct AlexRoute
 {
 	BlockNumber leaf;
 	float	   *centroid;
+	int			node;			/* parent: index into AlexRouting.nodes */
 } AlexRoute;
 
+/* A model node as the routing cache knows it */
+typedef struct AlexRouteNode
+{
+	BlockNumber blkno;			/* first page of its chain */
+	int			level;
+	int			parent;			/* index into nodes; -1 for the root */
+	float	   *centroid;		/* its entry in the parent; NULL for the root */
+	int			first;			/* level > 0: children nodes[first..];
+								 * level 0: routes[first..] */
+	int			count;
+	int			leaves;			/* leaves below it */
+} AlexRouteNode;
+
 /*
- * Routing levels cached in backend memory (CacheMemoryContext), reloaded
- * when the metapage's routing_version moves.
+ * The model nodes and their entries, cached in backend memory (the index
+ * relcache entry's rd_amcache), reloaded when the metapage's
+ * routing_version moves.  routes[] lists every leaf, grouped by parent.
  */
 typedef struct AlexRouting
 {
@@ -219,7 +242,9 @@ typedef struct AlexRouting
 	int			dimensions;
 	int			nroutes;
 	AlexRoute  *routes;
-	float	   *centroids;		/* nroutes x dimensions */
+	int			nnodes;
+	AlexRouteNode *nodes;		/* nodes[0] is the root */
+	float	   *centroids;		/* (nroutes + nnodes) x dimensions */
 } AlexRouting;
 
 /* Per-index facts needed everywhere, taken from the metapage and opclass */
@@ -231,6 +256,8 @@ typedef struct AlexIndexInfo
 	uint64		routing_version;
 	uint64		tuples;
 	uint32		leaves;
+	uint32		fanout;
+	uint32		levels;
 } AlexIndexInfo;
 
 /* A (distance, leaf) pair for probe ordering */
@@ -264,6 +291,10 @@ typedef struct AlexScanOpaqueData
 	int			max_candidates;
 	int			next_candidate;
 	struct HTAB *emitted;		/* TIDs returned by earlier batches */
+	struct HTAB *probed;		/* leaves already scanned */
+	int			nprobed;
+	int			total_leaves;
+	bool		routed_all;		/* probes[] holds every leaf */
 } AlexScanOpaqueData;
 
 typedef AlexScanOpaqueData *AlexScanOpaque;
@@ -289,6 +320,7 @@ typedef struct AlexBuildState
 /* alex.c */
 extern void AlexInit(void);
 extern int	AlexLeavesOption(Relation index);
+extern int	AlexFanoutOption(Relation index);
 extern IndexBuildResult *alexbuild(Relation heap, Relation index, IndexInfo *indexInfo);
 extern void alexbuildempty(Relation index);
 extern bool alexinsert(Relation index, Datum *values, bool *isnull,
@@ -332,16 +364,19 @@ extern bool AlexIndexableValue(Relation index, const AlexIndexInfo *info, Datum 
 extern AlexRouting *AlexGetRouting(Relation index, const AlexIndexInfo *info);
 extern AlexRouting *AlexRefreshRouting(Relation index, AlexIndexInfo *info);
 extern int	AlexOrderRoutes(const AlexRouting *routing, AlexMetricKind metric,
-							const float *query, AlexProbe *out);
-extern BlockNumber AlexNearestLeaf(const AlexRouting *routing, AlexMetricKind metric,
-								   const float *query, float *centroid_out);
-extern void AlexBuildRoutes(Relation index, const BlockNumber *leaves,
-							const float *centroids, int n, int dimensions);
-extern void AlexSwitchRoutes(Relation index, const AlexIndexInfo *info,
-							 const BlockNumber *old_leaves, Buffer *old_head_bufs,
-							 int n_old, const BlockNumber *new_leaves,
+							const float *query, int min_leaves, AlexProbe *out);
+extern int	AlexNearestRoute(const AlexRouting *routing, AlexMetricKind metric,
+							 const float *query);
+extern int	AlexFindRoute(const AlexRouting *routing, BlockNumber leaf);
+extern BlockNumber AlexWriteNode(Relation index, Buffer first_buf, int level,
+								 const BlockNumber *children, const float *centroids,
+								 int n, int dimensions);
+extern void AlexSwitchRoutes(Relation index, AlexIndexInfo *info, int child_level,
+							 const BlockNumber *old_children, Buffer *old_bufs,
+							 int n_old, const BlockNumber *new_children,
 							 const float *new_centroids, int n_new,
 							 int64 tuples_delta, AlexChange change);
+extern void AlexSplitNodes(Relation index, AlexIndexInfo *info);
 
 /* alexleaf.c: leaves and the lane format */
 extern Size AlexLanePayloadSize(int dimensions);
@@ -371,6 +406,8 @@ extern void AlexFitDirection(const float *vectors, int n, int dimensions,
 extern int	AlexFloatCompare(const void *a, const void *b);
 
 /* alexkmeans.c */
+extern int	AlexNearestCentroid(AlexMetricKind metric, const float *x,
+								const float *centroids, int k, int dimensions);
 extern void AlexKmeans(const float *samples, int nsamples, int dimensions,
 					   AlexMetricKind metric, int k, float *centroids);
 
@@ -384,6 +421,6 @@ extern void AlexMergeLeaves(Relation index, AlexIndexInfo *info, Buffer *head_bu
 /* alexinsert.c */
 extern double AlexTargetLeafSize(double tuples);
 extern void AlexInsertVector(Relation index, AlexIndexInfo *info,
-							 const float *vector, ItemPointer tid);
+							 const float *vector, ItemPointer tid, bool building);
 
 #endif							/* OMENDB_ALEX_H */

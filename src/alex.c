@@ -35,6 +35,7 @@ typedef struct AlexOptions
 {
 	int32		vl_len_;		/* varlena header (do not touch directly!) */
 	int			leaves;			/* 0: choose from the row count */
+	int			fanout;			/* most entries of a model node */
 } AlexOptions;
 
 /*
@@ -47,6 +48,10 @@ AlexInit(void)
 	add_int_reloption(alex_relopt_kind, "leaves",
 					  "Number of leaves at build time (0 chooses from the row count)",
 					  0, 0, ALEX_MAX_LEAVES, AccessExclusiveLock);
+	add_int_reloption(alex_relopt_kind, "fanout",
+					  "Most entries a model node holds before it splits",
+					  ALEX_DEFAULT_FANOUT, ALEX_MIN_FANOUT, ALEX_MAX_FANOUT,
+					  AccessExclusiveLock);
 
 	DefineCustomIntVariable("alex.probes",
 							"Sets the number of leaves an alex index scan probes first.",
@@ -68,6 +73,7 @@ alexoptions(Datum reloptions, bool validate)
 {
 	static const relopt_parse_elt tab[] = {
 		{"leaves", RELOPT_TYPE_INT, offsetof(AlexOptions, leaves)},
+		{"fanout", RELOPT_TYPE_INT, offsetof(AlexOptions, fanout)},
 	};
 
 	return (bytea *) build_reloptions(reloptions, validate, alex_relopt_kind,
@@ -80,6 +86,14 @@ AlexLeavesOption(Relation index)
 	AlexOptions *opts = (AlexOptions *) index->rd_options;
 
 	return opts ? opts->leaves : 0;
+}
+
+int
+AlexFanoutOption(Relation index)
+{
+	AlexOptions *opts = (AlexOptions *) index->rd_options;
+
+	return opts ? opts->fanout : ALEX_DEFAULT_FANOUT;
 }
 
 static char *

@@ -46,7 +46,7 @@
  */
 static void
 AlexWriteInitialPages(Relation index, ForkNumber fork, int dimensions,
-					  AlexMetricKind metric)
+					  AlexMetricKind metric, int fanout)
 {
 	Buffer		meta_buf = AlexExtendFork(index, fork);
 	Buffer		root_buf = AlexExtendFork(index, fork);
@@ -66,10 +66,12 @@ AlexWriteInitialPages(Relation index, ForkNumber fork, int dimensions,
 	meta->metric = metric;
 	meta->root = BufferGetBlockNumber(root_buf);
 	meta->levels = 1;
+	meta->fanout = fanout;
 	((PageHeader) page)->pd_lower = (char *) meta + sizeof(AlexMetaPageData) - (char *) page;
 	MarkBufferDirty(meta_buf);
 
 	AlexInitPage(BufferGetPage(root_buf), ALEX_PAGE_MODEL);
+	AlexPageGetOpaque(BufferGetPage(root_buf))->owner = BufferGetBlockNumber(root_buf);
 	MarkBufferDirty(root_buf);
 	END_CRIT_SECTION();
 
@@ -201,6 +203,90 @@ AlexSampleTarget(Relation heap, int dimensions, int leaves_option)
 }
 
 /*
+ * Build the model nodes over n children (leaves, or the nodes of the level
+ * below): while more than a node may hold, group them with k-means and go
+ * up a level; the last level goes into the root page.  Then publish.
+ */
+static void
+AlexBuildTree(AlexBuildState *bs, BlockNumber *children, float *centroids, int n,
+			  int nleaves)
+{
+	Relation	index = bs->index;
+	int			dim = bs->info.dimensions;
+	int			fanout = bs->info.fanout;
+	int			level = 0;
+	Buffer		buf;
+	GenericXLogState *state;
+	AlexMetaPage meta;
+
+	while (n > fanout)
+	{
+		int			groups = (int) Max(ceil(sqrt((double) n)),
+									   ceil(n / (ALEX_BUILD_DENSITY * fanout)));
+		float	   *group_centroids = palloc(sizeof(float) * dim * groups);
+		int		   *assignment = palloc(sizeof(int) * n);
+		BlockNumber *nodes = palloc(sizeof(BlockNumber) * groups);
+		float	   *node_centroids = palloc(sizeof(float) * dim * groups);
+		BlockNumber *members = palloc(sizeof(BlockNumber) * n);
+		float	   *member_centroids = palloc(sizeof(float) * dim * n);
+		int			nnodes = 0;
+
+		groups = Min(groups, n);
+		AlexKmeans(centroids, n, dim, bs->info.metric, groups, group_centroids);
+		for (int i = 0; i < n; i++)
+			assignment[i] = AlexNearestCentroid(bs->info.metric, centroids + (Size) i * dim,
+												group_centroids, groups, dim);
+		for (int g = 0; g < groups; g++)
+		{
+			int			m = 0;
+
+			CHECK_FOR_INTERRUPTS();
+			for (int i = 0; i < n; i++)
+				if (assignment[i] == g)
+				{
+					members[m] = children[i];
+					memcpy(member_centroids + (Size) m * dim, centroids + (Size) i * dim,
+						   sizeof(float) * dim);
+					m++;
+				}
+			if (m == 0)
+				continue;		/* an empty cluster makes no node */
+			nodes[nnodes] = AlexWriteNode(index, InvalidBuffer, level, members,
+										  member_centroids, m, dim);
+			memcpy(node_centroids + (Size) nnodes * dim, group_centroids + (Size) g * dim,
+				   sizeof(float) * dim);
+			nnodes++;
+		}
+		memcpy(children, nodes, sizeof(BlockNumber) * nnodes);
+		memcpy(centroids, node_centroids, sizeof(float) * dim * nnodes);
+		n = nnodes;
+		level++;
+		pfree(group_centroids);
+		pfree(assignment);
+		pfree(nodes);
+		pfree(node_centroids);
+		pfree(members);
+		pfree(member_centroids);
+	}
+
+	/* the top level goes into the root page the index was created with */
+	AlexReadIndexInfo(index, &bs->info);
+	buf = ReadBuffer(index, bs->info.root);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	AlexWriteNode(index, buf, level, children, centroids, n, dim);
+
+	buf = ReadBuffer(index, ALEX_METAPAGE_BLKNO);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	meta = AlexPageGetMeta(GenericXLogRegisterBuffer(state, buf, 0));
+	meta->leaves = nleaves;
+	meta->levels = level + 1;
+	meta->routing_version++;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
  * Create the leaves for the k-means centroids and route to them.
  */
 static void
@@ -213,21 +299,12 @@ AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
 	float	   *routed = palloc(sizeof(float) * dim);
 	float	   *members = palloc(sizeof(float) * dim * Max(bs->sample_count, 1));
 	float	   *direction = palloc(sizeof(float) * dim);
-	AlexRouting routing;
-
-	routing.nroutes = k;
-	routing.dimensions = dim;
-	routing.routes = palloc(sizeof(AlexRoute) * k);
-	for (int c = 0; c < k; c++)
-	{
-		routing.routes[c].leaf = c;
-		routing.routes[c].centroid = (float *) centroids + (Size) c * dim;
-	}
+	float	   *tree_centroids = palloc(sizeof(float) * dim * k);
 
 	for (int i = 0; i < bs->sample_count; i++)
 	{
 		AlexPrepareVector(bs->info.metric, bs->samples + (Size) i * dim, routed, dim);
-		assignment[i] = (int) AlexNearestLeaf(&routing, bs->info.metric, routed, NULL);
+		assignment[i] = AlexNearestCentroid(bs->info.metric, routed, centroids, k, dim);
 		counts[assignment[i]]++;
 	}
 
@@ -250,7 +327,8 @@ AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
 		leaves[c] = AlexCreateLeaf(bs->index, dim, capacity, direction, slope, intercept);
 	}
 
-	AlexBuildRoutes(bs->index, leaves, centroids, k, dim);
+	memcpy(tree_centroids, centroids, sizeof(float) * dim * k);
+	AlexBuildTree(bs, leaves, tree_centroids, k, k);
 
 	pfree(counts);
 	pfree(assignment);
@@ -258,7 +336,7 @@ AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
 	pfree(routed);
 	pfree(members);
 	pfree(direction);
-	pfree(routing.routes);
+	pfree(tree_centroids);
 }
 
 /*
@@ -281,11 +359,13 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	bs.index_info = indexInfo;
 	bs.info.dimensions = AlexIndexDimensions(index);
 	bs.info.metric = AlexGetMetric(index);
+	bs.info.fanout = AlexFanoutOption(index);
 	bs.tmp_context = AllocSetContextCreate(CurrentMemoryContext, "alex build",
 										   ALLOCSET_DEFAULT_SIZES);
 	pg_prng_seed(&bs.prng, ALEX_SAMPLE_SEED);
 
-	AlexWriteInitialPages(index, MAIN_FORKNUM, bs.info.dimensions, bs.info.metric);
+	AlexWriteInitialPages(index, MAIN_FORKNUM, bs.info.dimensions, bs.info.metric,
+						  AlexFanoutOption(index));
 
 	/* 1. sample */
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, ALEX_PHASE_SAMPLE);
@@ -341,5 +421,5 @@ void
 alexbuildempty(Relation index)
 {
 	AlexWriteInitialPages(index, INIT_FORKNUM, AlexIndexDimensions(index),
-						  AlexGetMetric(index));
+						  AlexGetMetric(index), AlexFanoutOption(index));
 }

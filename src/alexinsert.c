@@ -82,7 +82,7 @@ AlexAddFirstLeaf(Relation index, AlexIndexInfo *info, const float *routed)
 	int			capacity = (int) ceil(AlexTargetLeafSize(0) / ALEX_BUILD_DENSITY);
 	BlockNumber leaf = AlexCreateLeaf(index, dim, capacity, NULL, 0, 0);
 
-	AlexSwitchRoutes(index, info, NULL, NULL, 0, &leaf, routed, 1, 0,
+	AlexSwitchRoutes(index, info, -1, NULL, NULL, 0, &leaf, routed, 1, 0,
 					 ALEX_CHANGE_NEW_LEAF);
 }
 
@@ -105,6 +105,7 @@ AlexInsertVector(Relation index, AlexIndexInfo *info, const float *vector,
 	{
 		AlexRouting *routing = AlexGetRouting(index, info);
 		BlockNumber leaf;
+		int			route;
 		Buffer		head_buf;
 		Page		page;
 		AlexLeafHead head;
@@ -117,7 +118,9 @@ AlexInsertVector(Relation index, AlexIndexInfo *info, const float *vector,
 			continue;
 		}
 
-		leaf = AlexNearestLeaf(routing, info->metric, routed, centroid);
+		route = AlexNearestRoute(routing, info->metric, routed);
+		leaf = routing->routes[route].leaf;
+		memcpy(centroid, routing->routes[route].centroid, sizeof(float) * dim);
 		head_buf = ReadBuffer(index, leaf);
 		LockBuffer(head_buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(head_buf);
@@ -148,6 +151,7 @@ AlexInsertVector(Relation index, AlexIndexInfo *info, const float *vector,
 			{
 				AlexSplitLeaf(index, info, AlexGetRouting(index, info), head_buf,
 							  centroid, vector, tid);
+				AlexSplitNodes(index, info);
 				goto done;
 			}
 
@@ -162,6 +166,7 @@ AlexInsertVector(Relation index, AlexIndexInfo *info, const float *vector,
 			{
 				AlexSplitLeaf(index, info, AlexGetRouting(index, info), head_buf,
 							  centroid, vector, tid);
+				AlexSplitNodes(index, info);
 				goto done;
 			}
 			AlexReadIndexInfo(index, info);

@@ -89,6 +89,30 @@ SeedCentroids(const float *samples, int n, int dimensions, AlexMetricKind metric
 }
 
 /*
+ * Index of the centroid nearest to x.
+ */
+int
+AlexNearestCentroid(AlexMetricKind metric, const float *x, const float *centroids,
+					int k, int dimensions)
+{
+	int			best = 0;
+	float		best_distance = FLT_MAX;
+
+	for (int c = 0; c < k; c++)
+	{
+		float		d = AlexRouteDistance(metric, x, centroids + (Size) c * dimensions,
+										  dimensions);
+
+		if (d < best_distance)
+		{
+			best_distance = d;
+			best = c;
+		}
+	}
+	return best;
+}
+
+/*
  * Cluster n samples into k centroids (k <= n).  Samples are already in
  * routing space (unit length for the angular metrics).
  */
@@ -114,23 +138,12 @@ AlexKmeans(const float *samples, int n, int dimensions, AlexMetricKind metric,
 		/* assign each sample to its nearest centroid */
 		for (int i = 0; i < n; i++)
 		{
-			const float *x = samples + (Size) i * dimensions;
-			int			best = 0;
-			float		best_distance = FLT_MAX;
+			int			best;
 
 			if ((i & 255) == 0)
 				CHECK_FOR_INTERRUPTS();
-			for (int c = 0; c < k; c++)
-			{
-				float		d = AlexRouteDistance(metric, x, centroids + (Size) c * dimensions,
-												  dimensions);
-
-				if (d < best_distance)
-				{
-					best_distance = d;
-					best = c;
-				}
-			}
+			best = AlexNearestCentroid(metric, samples + (Size) i * dimensions,
+									   centroids, k, dimensions);
 			if (iter == 0 || assignment[i] != best)
 				changed++;
 			assignment[i] = best;

@@ -130,7 +130,7 @@ AlexInitDataPage(Page page, int dimensions, BlockNumber head)
 	int			lanes = AlexLanesPerPage(dimensions);
 
 	AlexInitPage(page, ALEX_PAGE_LEAF_DATA);
-	AlexPageGetOpaque(page)->next = head;	/* owner, for recycling checks */
+	AlexPageGetOpaque(page)->owner = head;	/* for recycling checks */
 	hdr = AlexPageGetLeafData(page);
 	hdr->lanes = lanes;
 	hdr->used = 0;

@@ -1,17 +1,25 @@
 /*-------------------------------------------------------------------------
  *
  * alexrouting.c
- *	  Model nodes: reading, caching and changing the routing table of
- *	  centroids that sends a vector to its leaves.
+ *	  Model nodes: reading, caching, searching and changing the tree of
+ *	  centroid tables that routes a vector to its leaves.
  *
- * Consistency: every routing change (split, merge, a new leaf) modifies the
- * model pages it touches and bumps the metapage's routing_version in one
- * GenericXLog record, holding all those buffers exclusively.  A reader reads
- * the version, the model pages one at a time, then the version again, and
- * retries when it moved (a sequence lock), so it never mixes two routings.
+ * A model node is a chain of ALEX_PAGE_MODEL pages whose items are routing
+ * entries {child, centroid}; a level-0 node's children are leaves, a
+ * level-n node's children are level n-1 nodes.  The root is named by the
+ * metapage.  A node holds at most "fanout" entries (an index option): when
+ * a leaf split pushes it past that, the node splits in two the same way a
+ * leaf does, and a root split adds a level.
  *
- * Lock order, everywhere: leaf head pages (ascending block number), then
- * model pages (in chain order), then the metapage.
+ * Consistency: every routing change modifies the model pages it touches
+ * and bumps the metapage's routing_version in one GenericXLog record,
+ * holding all those buffers exclusively.  A reader reads the version, the
+ * model pages one at a time, then the version again, and retries when it
+ * moved (a sequence lock), so it never mixes two routings.
+ *
+ * Lock order, everywhere: leaf head pages (ascending block number), leaf
+ * data pages, then model pages by level (lowest first) and block number,
+ * then the metapage.
  *
  * IDENTIFICATION
  *	  src/alexrouting.c
@@ -20,101 +28,198 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "alex.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-/*
- * Current routing_version of the metapage.
- */
-static uint64
-AlexReadRoutingVersion(Relation index)
+/* Growable arrays used while loading */
+typedef struct LoadList
 {
-	Buffer		buf = ReadBuffer(index, ALEX_METAPAGE_BLKNO);
-	uint64		version;
+	int			n;
+	int			capacity;
+	BlockNumber *blocks;
+	int		   *parents;
+	float	   *centroids;
+	int			dim;
+} LoadList;
 
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	AlexCheckPage(index, BufferGetPage(buf), ALEX_METAPAGE_BLKNO, ALEX_PAGE_META);
-	version = AlexPageGetMeta(BufferGetPage(buf))->routing_version;
-	UnlockReleaseBuffer(buf);
-	return version;
+static void
+LoadListAdd(LoadList *list, BlockNumber blkno, int parent, const float *centroid)
+{
+	if (list->n == list->capacity)
+	{
+		list->capacity = Max(64, list->capacity * 2);
+		list->blocks = list->blocks ? repalloc(list->blocks, sizeof(BlockNumber) * list->capacity) :
+			palloc(sizeof(BlockNumber) * list->capacity);
+		list->parents = list->parents ? repalloc(list->parents, sizeof(int) * list->capacity) :
+			palloc(sizeof(int) * list->capacity);
+		list->centroids = list->centroids ?
+			repalloc_huge(list->centroids, sizeof(float) * list->dim * list->capacity) :
+			palloc(sizeof(float) * list->dim * list->capacity);
+	}
+	list->blocks[list->n] = blkno;
+	list->parents[list->n] = parent;
+	if (centroid)
+		memcpy(list->centroids + (Size) list->n * list->dim, centroid, sizeof(float) * list->dim);
+	else
+		memset(list->centroids + (Size) list->n * list->dim, 0, sizeof(float) * list->dim);
+	list->n++;
 }
 
 /*
- * Read all routing entries of the chain starting at root into one palloc'd
- * chunk in context (rd_amcache wants a single chunk).
+ * Read the tree breadth-first from root into one palloc'd chunk in context
+ * (rd_amcache wants a single chunk).  Breadth-first order keeps the
+ * children of a node contiguous.
  */
 static AlexRouting *
 AlexLoadRouting(Relation index, BlockNumber root, int dim, MemoryContext context)
 {
-	int			capacity = 64;
-	int			n = 0;
-	BlockNumber *leaves = palloc(sizeof(BlockNumber) * capacity);
-	float	   *centroids = palloc(sizeof(float) * dim * capacity);
-	BlockNumber blkno = root;
+	LoadList	nodes = {0, 0, NULL, NULL, NULL, dim};
+	LoadList	leaves = {0, 0, NULL, NULL, NULL, dim};
+	int		   *levels;
+	int			nlevels_cap = 64;
 	AlexRouting *routing;
 	Size		size;
 	char	   *ptr;
+	float	   *cptr;
 
-	while (blkno != InvalidBlockNumber)
+	levels = palloc(sizeof(int) * nlevels_cap);
+	LoadListAdd(&nodes, root, -1, NULL);
+
+	for (int i = 0; i < nodes.n; i++)
 	{
-		Buffer		buf = ReadBuffer(index, blkno);
-		Page		page;
-		OffsetNumber maxoff;
+		BlockNumber blkno = nodes.blocks[i];
+		int			level = -1;
 
-		CHECK_FOR_INTERRUPTS();
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		AlexCheckPage(index, page, blkno, ALEX_PAGE_MODEL);
-		maxoff = PageGetMaxOffsetNumber(page);
-
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		while (blkno != InvalidBlockNumber)
 		{
-			AlexRouteEntry entry = (AlexRouteEntry) PageGetItem(page, PageGetItemId(page, off));
+			Buffer		buf = ReadBuffer(index, blkno);
+			Page		page;
+			OffsetNumber maxoff;
 
-			if (n == capacity)
+			CHECK_FOR_INTERRUPTS();
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+			AlexCheckPage(index, page, blkno, ALEX_PAGE_MODEL);
+			level = AlexPageGetOpaque(page)->level;
+			maxoff = PageGetMaxOffsetNumber(page);
+			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 			{
-				capacity *= 2;
-				leaves = repalloc(leaves, sizeof(BlockNumber) * capacity);
-				centroids = repalloc(centroids, sizeof(float) * dim * capacity);
+				AlexRouteEntry entry = (AlexRouteEntry) PageGetItem(page, PageGetItemId(page, off));
+
+				if (level > 0)
+					LoadListAdd(&nodes, entry->child, i, entry->centroid);
+				else
+					LoadListAdd(&leaves, entry->child, i, entry->centroid);
 			}
-			leaves[n] = entry->child;
-			memcpy(centroids + (Size) n * dim, entry->centroid, sizeof(float) * dim);
-			n++;
+			blkno = AlexPageGetOpaque(page)->next;
+			UnlockReleaseBuffer(buf);
 		}
-		blkno = AlexPageGetOpaque(page)->next;
-		UnlockReleaseBuffer(buf);
+		if (i >= nlevels_cap)
+		{
+			nlevels_cap *= 2;
+			levels = repalloc(levels, sizeof(int) * nlevels_cap);
+		}
+		levels[i] = level;
 	}
 
-	size = MAXALIGN(sizeof(AlexRouting)) + MAXALIGN(sizeof(AlexRoute) * Max(n, 1)) +
-		sizeof(float) * dim * Max(n, 1);
-	ptr = MemoryContextAllocZero(context, size);
+	size = MAXALIGN(sizeof(AlexRouting)) +
+		MAXALIGN(sizeof(AlexRoute) * Max(leaves.n, 1)) +
+		MAXALIGN(sizeof(AlexRouteNode) * nodes.n) +
+		sizeof(float) * dim * (Size) (leaves.n + nodes.n);
+	ptr = MemoryContextAllocExtended(context, size, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	routing = (AlexRouting *) ptr;
-	routing->routes = (AlexRoute *) (ptr + MAXALIGN(sizeof(AlexRouting)));
-	routing->centroids = (float *) ((char *) routing->routes + MAXALIGN(sizeof(AlexRoute) * Max(n, 1)));
-	routing->nroutes = n;
+	ptr += MAXALIGN(sizeof(AlexRouting));
+	routing->routes = (AlexRoute *) ptr;
+	ptr += MAXALIGN(sizeof(AlexRoute) * Max(leaves.n, 1));
+	routing->nodes = (AlexRouteNode *) ptr;
+	ptr += MAXALIGN(sizeof(AlexRouteNode) * nodes.n);
+	routing->centroids = cptr = (float *) ptr;
 	routing->dimensions = dim;
-	memcpy(routing->centroids, centroids, sizeof(float) * dim * n);
-	for (int i = 0; i < n; i++)
+	routing->nroutes = leaves.n;
+	routing->nnodes = nodes.n;
+
+	for (int i = 0; i < nodes.n; i++)
 	{
-		routing->routes[i].leaf = leaves[i];
-		routing->routes[i].centroid = routing->centroids + (Size) i * dim;
+		AlexRouteNode *node = &routing->nodes[i];
+
+		node->blkno = nodes.blocks[i];
+		node->level = levels[i];
+		node->parent = nodes.parents[i];
+		node->first = -1;
+		node->count = 0;
+		node->leaves = 0;
+		node->centroid = NULL;
+		if (i > 0)
+		{
+			memcpy(cptr, nodes.centroids + (Size) i * dim, sizeof(float) * dim);
+			node->centroid = cptr;
+			cptr += dim;
+		}
+		if (node->parent >= 0)
+		{
+			AlexRouteNode *parent = &routing->nodes[node->parent];
+
+			if (parent->first < 0)
+				parent->first = i;
+			parent->count++;
+		}
 	}
-	pfree(leaves);
-	pfree(centroids);
+	for (int i = 0; i < leaves.n; i++)
+	{
+		AlexRoute  *route = &routing->routes[i];
+		AlexRouteNode *parent = &routing->nodes[leaves.parents[i]];
+
+		route->leaf = leaves.blocks[i];
+		route->node = leaves.parents[i];
+		memcpy(cptr, leaves.centroids + (Size) i * dim, sizeof(float) * dim);
+		route->centroid = cptr;
+		cptr += dim;
+		if (parent->first < 0)
+			parent->first = i;
+		parent->count++;
+	}
+	/* leaves below each node: children come after their parent */
+	for (int i = nodes.n - 1; i >= 0; i--)
+	{
+		AlexRouteNode *node = &routing->nodes[i];
+
+		if (node->level == 0)
+			node->leaves = node->count;
+		if (node->parent >= 0)
+			routing->nodes[node->parent].leaves += node->leaves;
+	}
+
+	if (nodes.blocks)
+	{
+		pfree(nodes.blocks);
+		pfree(nodes.parents);
+		pfree(nodes.centroids);
+	}
+	if (leaves.blocks)
+	{
+		pfree(leaves.blocks);
+		pfree(leaves.parents);
+		pfree(leaves.centroids);
+	}
+	pfree(levels);
 	return routing;
 }
 
 /*
  * The routing of the index as of info->routing_version or later, from the
- * backend's cache when the metapage says it is current.
+ * backend's cache when the metapage says it is current.  The result lives
+ * until the next call for this index: copy what must outlive that.
  */
 AlexRouting *
 AlexGetRouting(Relation index, const AlexIndexInfo *info)
 {
 	AlexRouting *cached = (AlexRouting *) index->rd_amcache;
 	uint64		version = info->routing_version;
+	BlockNumber root = info->root;
 
 	if (cached != NULL && cached->version == version &&
 		RelFileNodeEquals(cached->node, index->rd_node))
@@ -122,11 +227,12 @@ AlexGetRouting(Relation index, const AlexIndexInfo *info)
 
 	for (;;)
 	{
-		AlexRouting *routing = AlexLoadRouting(index, info->root, info->dimensions,
+		AlexRouting *routing = AlexLoadRouting(index, root, info->dimensions,
 											   index->rd_indexcxt);
-		uint64		after = AlexReadRoutingVersion(index);
+		AlexIndexInfo now;
 
-		if (after == version)
+		AlexReadIndexInfo(index, &now);
+		if (now.routing_version == version)
 		{
 			routing->version = version;
 			routing->relid = RelationGetRelid(index);
@@ -138,13 +244,14 @@ AlexGetRouting(Relation index, const AlexIndexInfo *info)
 		}
 		/* the routing changed while we read it: read it again */
 		pfree(routing);
-		version = after;
+		version = now.routing_version;
+		root = now.root;
 	}
 }
 
 /*
- * Re-read the metapage and the routing: for a backend that found a leaf
- * deleted under it.
+ * Re-read the metapage and the routing: for a backend that found a leaf or
+ * node deleted under it.
  */
 AlexRouting *
 AlexRefreshRouting(Relation index, AlexIndexInfo *info)
@@ -170,93 +277,197 @@ AlexProbeCompare(const void *a, const void *b)
 }
 
 /*
- * All leaves ordered by routing distance from query (already prepared with
- * AlexPrepareVector).  out must hold routing->nroutes probes; returns the
- * count.
+ * Leaves ordered by routing distance from query (already prepared with
+ * AlexPrepareVector), searching the tree with a beam: at each level the
+ * nearest nodes are kept until they hold at least min_leaves leaves.  With
+ * min_leaves >= all leaves, every leaf is ordered.  out must have room for
+ * routing->nroutes probes; returns how many it filled.
  */
 int
 AlexOrderRoutes(const AlexRouting *routing, AlexMetricKind metric,
-				const float *query, AlexProbe *out)
+				const float *query, int min_leaves, AlexProbe *out)
 {
-	for (int i = 0; i < routing->nroutes; i++)
+	int			dim = routing->dimensions;
+	int		   *beam;
+	int			nbeam = 1;
+	AlexProbe  *scratch;
+	int			n = 0;
+
+	if (routing->nroutes == 0)
+		return 0;
+
+	beam = palloc(sizeof(int) * routing->nnodes);
+	scratch = palloc(sizeof(AlexProbe) * routing->nnodes);
+	beam[0] = 0;
+
+	/* descend through the model levels */
+	while (routing->nodes[beam[0]].level > 0)
 	{
-		out[i].leaf = routing->routes[i].leaf;
-		out[i].distance = AlexRouteDistance(metric, query,
-											routing->routes[i].centroid,
-											routing->dimensions);
-	}
-	qsort(out, routing->nroutes, sizeof(AlexProbe), AlexProbeCompare);
-	return routing->nroutes;
-}
+		int			nchildren = 0;
+		int			covered = 0;
+		int			kept = 0;
 
-/*
- * The leaf nearest to query, or InvalidBlockNumber when there is none.
- */
-BlockNumber
-AlexNearestLeaf(const AlexRouting *routing, AlexMetricKind metric,
-				const float *query, float *centroid_out)
-{
-	BlockNumber best = InvalidBlockNumber;
-	float		best_distance = 0;
-
-	for (int i = 0; i < routing->nroutes; i++)
-	{
-		float		d = AlexRouteDistance(metric, query, routing->routes[i].centroid,
-										  routing->dimensions);
-
-		if (best == InvalidBlockNumber || d < best_distance)
+		for (int b = 0; b < nbeam; b++)
 		{
-			best = routing->routes[i].leaf;
-			best_distance = d;
-			if (centroid_out)
-				memcpy(centroid_out, routing->routes[i].centroid,
-					   sizeof(float) * routing->dimensions);
+			const AlexRouteNode *node = &routing->nodes[beam[b]];
+
+			for (int c = node->first; c < node->first + node->count; c++)
+			{
+				scratch[nchildren].leaf = (BlockNumber) c;	/* node index */
+				scratch[nchildren].distance =
+					AlexRouteDistance(metric, query, routing->nodes[c].centroid, dim);
+				nchildren++;
+			}
+		}
+		if (nchildren == 0)
+			break;
+		qsort(scratch, nchildren, sizeof(AlexProbe), AlexProbeCompare);
+		while (kept < nchildren && (kept == 0 || covered < min_leaves))
+		{
+			beam[kept] = (int) scratch[kept].leaf;
+			covered += routing->nodes[beam[kept]].leaves;
+			kept++;
+		}
+		nbeam = kept;
+	}
+
+	/* order the leaves of the level-0 nodes kept */
+	for (int b = 0; b < nbeam; b++)
+	{
+		const AlexRouteNode *node = &routing->nodes[beam[b]];
+
+		if (node->level != 0)
+			continue;
+		for (int r = node->first; r < node->first + node->count; r++)
+		{
+			out[n].leaf = routing->routes[r].leaf;
+			out[n].distance = AlexRouteDistance(metric, query, routing->routes[r].centroid, dim);
+			n++;
 		}
 	}
-	return best;
+	qsort(out, n, sizeof(AlexProbe), AlexProbeCompare);
+	pfree(beam);
+	pfree(scratch);
+	return n;
 }
 
 /*
- * Fill a model-page item for (leaf, centroid).
+ * Index into routing->routes of the leaf nearest to query (greedy descent
+ * with a small beam), or -1 when there is none.
+ */
+int
+AlexNearestRoute(const AlexRouting *routing, AlexMetricKind metric, const float *query)
+{
+	AlexProbe  *order;
+	int			n;
+	int			result = -1;
+
+	if (routing->nroutes == 0)
+		return -1;
+	order = palloc(sizeof(AlexProbe) * routing->nroutes);
+	n = AlexOrderRoutes(routing, metric, query, 8, order);
+	if (n > 0)
+		result = AlexFindRoute(routing, order[0].leaf);
+	pfree(order);
+	return result;
+}
+
+/*
+ * Index into routing->routes of a leaf, or -1.
+ */
+int
+AlexFindRoute(const AlexRouting *routing, BlockNumber leaf)
+{
+	for (int i = 0; i < routing->nroutes; i++)
+		if (routing->routes[i].leaf == leaf)
+			return i;
+	return -1;
+}
+
+/*
+ * Fill a model-page item for (child, centroid).
  */
 static void
-AlexFormRoute(AlexRouteEntry entry, BlockNumber leaf, const float *centroid, int dim)
+AlexFormRoute(AlexRouteEntry entry, BlockNumber child, const float *centroid, int dim)
 {
-	entry->child = leaf;
+	entry->child = child;
 	entry->unused = 0;
 	memcpy(entry->centroid, centroid, sizeof(float) * dim);
 }
 
 /*
- * Where the routing entry of a leaf lives.
+ * Write a model node of n entries at the given level, starting in
+ * first_buf (exclusively locked, released here) or, when that is invalid,
+ * in a new page.  The node is unreachable until someone routes to it, so
+ * pages are logged as full images as they fill.  Returns its first block.
+ */
+BlockNumber
+AlexWriteNode(Relation index, Buffer first_buf, int level, const BlockNumber *children,
+			  const float *centroids, int n, int dimensions)
+{
+	Size		entry_size = ALEX_ROUTE_ENTRY_SIZE(dimensions);
+	AlexRouteEntry entry = palloc0(entry_size);
+	Buffer		buf = BufferIsValid(first_buf) ? first_buf : AlexNewBuffer(index);
+	BlockNumber first = BufferGetBlockNumber(buf);
+	int			i = 0;
+
+	for (;;)
+	{
+		GenericXLogState *state = GenericXLogStart(index);
+		Page		page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+		Buffer		next_buf = InvalidBuffer;
+
+		AlexInitPage(page, ALEX_PAGE_MODEL);
+		AlexPageGetOpaque(page)->level = level;
+		AlexPageGetOpaque(page)->owner = first;
+		for (; i < n; i++)
+		{
+			AlexFormRoute(entry, children[i], centroids + (Size) i * dimensions, dimensions);
+			if (PageAddItem(page, (Item) entry, entry_size, InvalidOffsetNumber,
+							false, false) == InvalidOffsetNumber)
+				break;
+		}
+		if (i < n)
+		{
+			next_buf = AlexNewBuffer(index);
+			AlexPageGetOpaque(page)->next = BufferGetBlockNumber(next_buf);
+		}
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(buf);
+		if (!BufferIsValid(next_buf))
+			break;
+		buf = next_buf;
+	}
+	pfree(entry);
+	return first;
+}
+
+/*
+ * Where the routing entry of a child lives.
  */
 typedef struct RouteLocation
 {
 	BlockNumber blkno;
 	OffsetNumber offset;
-	int			position;		/* of the page in the chain */
 } RouteLocation;
 
 /*
- * Scan the root chain (share locks, one page at a time) for the entries of
- * the given leaves and for the first page with room for "extra" more
- * entries.  Returns false if some leaf has no entry.
+ * Scan a node's chain (share locks, one page at a time) for the entries of
+ * the given children and for the first page with room for "extra" more
+ * entries.  Returns false if some child has no entry there.
  */
 static bool
-AlexLocateRoutes(Relation index, BlockNumber root, int dim,
-				 const BlockNumber *leaves, int nleaves, RouteLocation *found,
-				 int extra, RouteLocation *room, BlockNumber *tail)
+AlexLocateRoutes(Relation index, BlockNumber node, int dim,
+				 const BlockNumber *children, int nchildren, RouteLocation *found,
+				 int extra, BlockNumber *room, BlockNumber *tail)
 {
-	BlockNumber blkno = root;
+	BlockNumber blkno = node;
 	Size		entry_size = ALEX_ROUTE_ENTRY_SIZE(dim);
 	int			nfound = 0;
-	int			position = 0;
 
-	room->blkno = InvalidBlockNumber;
-	room->offset = InvalidOffsetNumber;
-	room->position = 0;
-	*tail = root;
-	for (int i = 0; i < nleaves; i++)
+	*room = InvalidBlockNumber;
+	*tail = node;
+	for (int i = 0; i < nchildren; i++)
 		found[i].blkno = InvalidBlockNumber;
 
 	while (blkno != InvalidBlockNumber)
@@ -274,34 +485,29 @@ AlexLocateRoutes(Relation index, BlockNumber root, int dim,
 		{
 			AlexRouteEntry entry = (AlexRouteEntry) PageGetItem(page, PageGetItemId(page, off));
 
-			for (int i = 0; i < nleaves; i++)
-				if (entry->child == leaves[i] && found[i].blkno == InvalidBlockNumber)
+			for (int i = 0; i < nchildren; i++)
+				if (entry->child == children[i] && found[i].blkno == InvalidBlockNumber)
 				{
 					found[i].blkno = blkno;
 					found[i].offset = off;
-					found[i].position = position;
 					nfound++;
 				}
 		}
-		if (extra > 0 && room->blkno == InvalidBlockNumber &&
+		if (extra > 0 && *room == InvalidBlockNumber &&
 			PageGetFreeSpace(page) >= (entry_size + sizeof(ItemIdData)) * extra)
-		{
-			room->blkno = blkno;
-			room->position = position;
-		}
+			*room = blkno;
 		*tail = blkno;
-		position++;
 		blkno = AlexPageGetOpaque(page)->next;
 		UnlockReleaseBuffer(buf);
 	}
-	return nfound == nleaves;
+	return nfound == nchildren;
 }
 
 /*
- * Append an empty model page to the chain whose last page is tail.
+ * Append an empty page to the chain of node whose last page is tail.
  */
 static void
-AlexExtendModelChain(Relation index, BlockNumber tail)
+AlexExtendModelChain(Relation index, BlockNumber node, BlockNumber tail)
 {
 	Buffer		tail_buf = ReadBuffer(index, tail);
 	Buffer		new_buf;
@@ -310,9 +516,11 @@ AlexExtendModelChain(Relation index, BlockNumber tail)
 	Page		new_page;
 
 	LockBuffer(tail_buf, BUFFER_LOCK_EXCLUSIVE);
-	if (AlexPageGetOpaque(BufferGetPage(tail_buf))->next != InvalidBlockNumber)
+	tail_page = BufferGetPage(tail_buf);
+	if (AlexPageGetOpaque(tail_page)->next != InvalidBlockNumber ||
+		(AlexPageGetOpaque(tail_page)->flags & ALEX_PAGE_DELETED))
 	{
-		/* someone else extended it meanwhile; the caller looks again */
+		/* someone else extended or replaced it meanwhile: look again */
 		UnlockReleaseBuffer(tail_buf);
 		return;
 	}
@@ -322,6 +530,8 @@ AlexExtendModelChain(Relation index, BlockNumber tail)
 	tail_page = GenericXLogRegisterBuffer(state, tail_buf, 0);
 	new_page = GenericXLogRegisterBuffer(state, new_buf, GENERIC_XLOG_FULL_IMAGE);
 	AlexInitPage(new_page, ALEX_PAGE_MODEL);
+	AlexPageGetOpaque(new_page)->level = AlexPageGetOpaque(tail_page)->level;
+	AlexPageGetOpaque(new_page)->owner = node;
 	AlexPageGetOpaque(tail_page)->next = BufferGetBlockNumber(new_buf);
 	GenericXLogFinish(state);
 
@@ -330,18 +540,94 @@ AlexExtendModelChain(Relation index, BlockNumber tail)
 }
 
 /*
- * Replace the routing entries of old_leaves by entries for new_leaves (with
- * their centroids), in one WAL record that also bumps routing_version and
- * updates the metapage counters, and marks the first old leaf deleted; the
- * other old leaves are marked deleted in records of their own just after.
+ * The model node (first page) whose entries name child, reading only the
+ * nodes of level >= min_level (so a node splitter holding the pages of a
+ * level min_level - 1 node never waits for itself), consistently against
+ * routing changes.  InvalidBlockNumber if no node names it.
+ */
+static BlockNumber
+AlexParentOf(Relation index, AlexIndexInfo *info, BlockNumber child, int min_level)
+{
+	for (;;)
+	{
+		BlockNumber queue[4096];
+		int			head = 0;
+		int			tail = 0;
+		BlockNumber result = InvalidBlockNumber;
+		uint64		version;
+
+		AlexReadIndexInfo(index, info);
+		version = info->routing_version;
+		queue[tail++] = info->root;
+
+		while (head < tail && result == InvalidBlockNumber)
+		{
+			BlockNumber node = queue[head++];
+			BlockNumber blkno = node;
+
+			while (blkno != InvalidBlockNumber && result == InvalidBlockNumber)
+			{
+				Buffer		buf = ReadBuffer(index, blkno);
+				Page		page;
+				int			level;
+
+				CHECK_FOR_INTERRUPTS();
+				LockBuffer(buf, BUFFER_LOCK_SHARE);
+				page = BufferGetPage(buf);
+				AlexCheckPage(index, page, blkno, ALEX_PAGE_MODEL);
+				level = AlexPageGetOpaque(page)->level;
+				if (level < min_level)
+				{
+					UnlockReleaseBuffer(buf);
+					break;
+				}
+				for (OffsetNumber off = FirstOffsetNumber;
+					 off <= PageGetMaxOffsetNumber(page); off++)
+				{
+					AlexRouteEntry entry = (AlexRouteEntry) PageGetItem(page, PageGetItemId(page, off));
+
+					if (entry->child == child)
+						result = node;
+					else if (level > min_level && tail < lengthof(queue))
+						queue[tail++] = entry->child;
+				}
+				blkno = AlexPageGetOpaque(page)->next;
+				UnlockReleaseBuffer(buf);
+			}
+		}
+
+		AlexReadIndexInfo(index, info);
+		if (info->routing_version == version)
+			return result;
+	}
+}
+
+static int
+BlockNumberCompare(const void *a, const void *b)
+{
+	BlockNumber ba = *(const BlockNumber *) a;
+	BlockNumber bb = *(const BlockNumber *) b;
+
+	return (ba > bb) - (ba < bb);
+}
+
+/*
+ * Replace the routing entries of old_children (all in one node, at level
+ * child_level + 1; child_level is -1 for leaves) by entries
+ * for new_children (with their centroids), in one WAL record that also bumps
+ * routing_version, updates the metapage counters and marks the first old
+ * child deleted; further old children are marked deleted in records of
+ * their own just after.  With no old children (the first leaf of an empty
+ * index) the entry goes into the root.
  *
- * The caller holds old_head_bufs exclusively locked (they come first in the
- * lock order).  n_new - n_old is at most 1.
+ * The caller holds old_bufs (leaf heads, or the first pages of model nodes)
+ * exclusively; they come first in the lock order.  n_new - n_old is at
+ * most 1.
  */
 void
-AlexSwitchRoutes(Relation index, const AlexIndexInfo *info,
-				 const BlockNumber *old_leaves, Buffer *old_head_bufs, int n_old,
-				 const BlockNumber *new_leaves, const float *new_centroids, int n_new,
+AlexSwitchRoutes(Relation index, AlexIndexInfo *info, int child_level,
+				 const BlockNumber *old_children, Buffer *old_bufs, int n_old,
+				 const BlockNumber *new_children, const float *new_centroids, int n_new,
 				 int64 tuples_delta, AlexChange change)
 {
 	int			dim = info->dimensions;
@@ -354,53 +640,51 @@ AlexSwitchRoutes(Relation index, const AlexIndexInfo *info,
 
 	for (;;)
 	{
+		BlockNumber node;
 		RouteLocation found[2];
-		RouteLocation room;
-		RouteLocation touched[3];
+		BlockNumber room;
 		BlockNumber tail;
-		BlockNumber blocks[3];
-		Buffer		bufs[3];
+		BlockNumber blocks[4];
+		Buffer		bufs[4];
+		Page		pages[4];
 		int			nblocks = 0;
 		Buffer		meta_buf;
 		GenericXLogState *state;
-		Page		pages[3];
 		Page		meta_page;
 		AlexMetaPage meta;
 		bool		valid = true;
 
-		if (!AlexLocateRoutes(index, info->root, dim, old_leaves, n_old, found,
-							  extra, &room, &tail))
-			elog(ERROR, "alex index \"%s\" has no routing entry for a live leaf",
-				 RelationGetRelationName(index));
+		CHECK_FOR_INTERRUPTS();
+		AlexReadIndexInfo(index, info);
+		node = n_old > 0 ? AlexParentOf(index, info, old_children[0], child_level + 1) :
+			info->root;
+		if (node == InvalidBlockNumber)
+			elog(ERROR, "alex index \"%s\" has no routing entry for a live child %u",
+				 RelationGetRelationName(index), old_children[0]);
 
-		if (extra > 0 && room.blkno == InvalidBlockNumber)
+		if (!AlexLocateRoutes(index, node, dim, old_children, n_old, found,
+							  extra, &room, &tail))
+			continue;			/* the node changed under us: look again */
+
+		if (extra > 0 && room == InvalidBlockNumber)
 		{
-			AlexExtendModelChain(index, tail);
+			AlexExtendModelChain(index, node, tail);
 			continue;
 		}
 
-		/* the distinct model pages to change, locked in chain order */
+		/* the node's first page (to see it is live), and the pages to change */
+		blocks[nblocks++] = node;
 		for (int i = 0; i < n_old + (extra > 0 ? 1 : 0); i++)
 		{
-			RouteLocation loc = i < n_old ? found[i] : room;
-			int			j = nblocks;
+			BlockNumber b = i < n_old ? found[i].blkno : room;
+			bool		dup = false;
 
 			for (int k = 0; k < nblocks; k++)
-				if (touched[k].blkno == loc.blkno)
-					j = -1;
-			if (j < 0)
-				continue;
-			while (j > 0 && touched[j - 1].position > loc.position)
-			{
-				touched[j] = touched[j - 1];
-				j--;
-			}
-			touched[j] = loc;
-			nblocks++;
+				dup |= blocks[k] == b;
+			if (!dup)
+				blocks[nblocks++] = b;
 		}
-		for (int i = 0; i < nblocks; i++)
-			blocks[i] = touched[i].blkno;
-
+		qsort(blocks, nblocks, sizeof(BlockNumber), BlockNumberCompare);
 		for (int i = 0; i < nblocks; i++)
 		{
 			bufs[i] = ReadBuffer(index, blocks[i]);
@@ -409,23 +693,22 @@ AlexSwitchRoutes(Relation index, const AlexIndexInfo *info,
 		meta_buf = ReadBuffer(index, ALEX_METAPAGE_BLKNO);
 		LockBuffer(meta_buf, BUFFER_LOCK_EXCLUSIVE);
 
-		/* re-check what we found under share locks */
-		for (int i = 0; i < n_old && valid; i++)
+		/* re-check under exclusive locks what we found under share locks */
+		for (int b = 0; b < nblocks; b++)
 		{
-			Page		page = BufferGetPage(bufs[0]);
+			Page		page = BufferGetPage(bufs[b]);
 
-			for (int b = 0; b < nblocks; b++)
-				if (blocks[b] == found[i].blkno)
-					page = BufferGetPage(bufs[b]);
-			valid = found[i].offset <= PageGetMaxOffsetNumber(page) &&
-				((AlexRouteEntry) PageGetItem(page, PageGetItemId(page, found[i].offset)))->child == old_leaves[i];
+			if (blocks[b] == node && (AlexPageGetOpaque(page)->flags & ALEX_PAGE_DELETED))
+				valid = false;
+			for (int i = 0; i < n_old && valid; i++)
+				if (found[i].blkno == blocks[b])
+					valid = found[i].offset <= PageGetMaxOffsetNumber(page) &&
+						((AlexRouteEntry) PageGetItem(page, PageGetItemId(page, found[i].offset)))->child == old_children[i];
+			if (valid && extra > 0 && blocks[b] == room)
+				valid = PageGetFreeSpace(page) >= entry_size + sizeof(ItemIdData);
 		}
-		if (valid && extra > 0)
-		{
-			for (int b = 0; b < nblocks; b++)
-				if (blocks[b] == room.blkno)
-					valid = PageGetFreeSpace(BufferGetPage(bufs[b])) >= entry_size + sizeof(ItemIdData);
-		}
+		if (valid && n_old == 0)
+			valid = AlexPageGetMeta(BufferGetPage(meta_buf))->root == node;
 		if (!valid)
 		{
 			UnlockReleaseBuffer(meta_buf);
@@ -440,37 +723,25 @@ AlexSwitchRoutes(Relation index, const AlexIndexInfo *info,
 		meta_page = GenericXLogRegisterBuffer(state, meta_buf, 0);
 		if (n_old > 0)
 		{
-			Page		head = GenericXLogRegisterBuffer(state, old_head_bufs[0], 0);
+			Page		old = GenericXLogRegisterBuffer(state, old_bufs[0], 0);
 
-			AlexPageGetOpaque(head)->flags |= ALEX_PAGE_DELETED;
-			AlexPageGetOpaque(head)->delete_xid = delete_xid;
+			AlexPageGetOpaque(old)->flags |= ALEX_PAGE_DELETED;
+			AlexPageGetOpaque(old)->delete_xid = delete_xid;
 		}
 
-		/* replace in place, then remove surplus old entries, then add */
-		for (int i = 0; i < n_old; i++)
+		/* replace in place, remove surplus old entries (highest first), add */
+		for (int i = 0; i < n_old && i < n_new; i++)
 		{
-			Page		page = NULL;
-
 			for (int b = 0; b < nblocks; b++)
 				if (blocks[b] == found[i].blkno)
-					page = pages[b];
-			if (i < n_new)
-			{
-				AlexRouteEntry old = (AlexRouteEntry) PageGetItem(page, PageGetItemId(page, found[i].offset));
-
-				AlexFormRoute(old, new_leaves[i], new_centroids + (Size) i * dim, dim);
-			}
+					AlexFormRoute((AlexRouteEntry) PageGetItem(pages[b], PageGetItemId(pages[b], found[i].offset)),
+								  new_children[i], new_centroids + (Size) i * dim, dim);
 		}
-		/* delete from the highest offset down so offsets stay valid */
 		for (int i = n_old - 1; i >= n_new; i--)
 		{
-			Page		page = NULL;
-
 			for (int b = 0; b < nblocks; b++)
 				if (blocks[b] == found[i].blkno)
-					page = pages[b];
-			PageIndexTupleDelete(page, found[i].offset);
-			/* a second delete on the same page after a lower offset */
+					PageIndexTupleDelete(pages[b], found[i].offset);
 			for (int j = 0; j < i; j++)
 				if (found[j].blkno == found[i].blkno && found[j].offset > found[i].offset)
 					found[j].offset--;
@@ -480,10 +751,11 @@ AlexSwitchRoutes(Relation index, const AlexIndexInfo *info,
 			Page		page = NULL;
 
 			for (int b = 0; b < nblocks; b++)
-				if (blocks[b] == room.blkno)
+				if (blocks[b] == room)
 					page = pages[b];
-			AlexFormRoute(entry, new_leaves[i], new_centroids + (Size) i * dim, dim);
-			if (PageAddItem(page, (Item) entry, entry_size, InvalidOffsetNumber,
+			AlexFormRoute(entry, new_children[i], new_centroids + (Size) i * dim, dim);
+			if (page == NULL ||
+				PageAddItem(page, (Item) entry, entry_size, InvalidOffsetNumber,
 							false, false) == InvalidOffsetNumber)
 				elog(ERROR, "failed to add routing entry to index \"%s\"",
 					 RelationGetRelationName(index));
@@ -491,7 +763,8 @@ AlexSwitchRoutes(Relation index, const AlexIndexInfo *info,
 
 		meta = AlexPageGetMeta(meta_page);
 		meta->routing_version++;
-		meta->leaves += n_new - n_old;
+		if (change != ALEX_CHANGE_NODE_SPLIT)
+			meta->leaves += n_new - n_old;
 		meta->tuples = (uint64) Max((int64) meta->tuples + tuples_delta, 0);
 		if (change == ALEX_CHANGE_SPLIT)
 			meta->splits++;
@@ -505,78 +778,192 @@ AlexSwitchRoutes(Relation index, const AlexIndexInfo *info,
 		break;
 	}
 
-	/* the other replaced leaves are unreachable now; mark them for reuse */
+	/* the other replaced children are unreachable now; mark them for reuse */
 	for (int i = 1; i < n_old; i++)
 	{
 		GenericXLogState *state = GenericXLogStart(index);
-		Page		head = GenericXLogRegisterBuffer(state, old_head_bufs[i], 0);
+		Page		old = GenericXLogRegisterBuffer(state, old_bufs[i], 0);
 
-		AlexPageGetOpaque(head)->flags |= ALEX_PAGE_DELETED;
-		AlexPageGetOpaque(head)->delete_xid = delete_xid;
+		AlexPageGetOpaque(old)->flags |= ALEX_PAGE_DELETED;
+		AlexPageGetOpaque(old)->delete_xid = delete_xid;
 		GenericXLogFinish(state);
 	}
 	pfree(entry);
 }
 
+/* ---------- model node splits ---------- */
+
 /*
- * Fill the empty root chain of a new index with n routing entries (build
- * only: nothing reads the index yet), then publish them in the metapage.
+ * Split the model node (first page node_blkno) if it holds more than
+ * fanout entries: its entries go to two new nodes (2-means on their
+ * centroids), the parent's entry is replaced by two (or, for the root, a
+ * new root with two entries adds a level).  Returns true if it split.
+ */
+static bool
+AlexSplitNode(Relation index, AlexIndexInfo *info, BlockNumber node_blkno)
+{
+	int			dim = info->dimensions;
+	BlockNumber blocks[1024];
+	Buffer		bufs[1024];
+	int			nblocks = 0;
+	BlockNumber blkno = node_blkno;
+	int			level = 0;
+	int			n = 0;
+	int			capacity = 256;
+	BlockNumber *children = palloc(sizeof(BlockNumber) * capacity);
+	float	   *centroids = palloc(sizeof(float) * dim * capacity);
+	int		   *side;
+	float	   *means = palloc0(sizeof(float) * 2 * dim);
+	BlockNumber new_nodes[2];
+	bool		split = false;
+
+	/* lock the whole chain, in block order */
+	while (blkno != InvalidBlockNumber && nblocks < lengthof(blocks))
+	{
+		Buffer		buf = ReadBuffer(index, blkno);
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		AlexCheckPage(index, BufferGetPage(buf), blkno, ALEX_PAGE_MODEL);
+		blocks[nblocks++] = blkno;
+		blkno = AlexPageGetOpaque(BufferGetPage(buf))->next;
+		UnlockReleaseBuffer(buf);
+	}
+	qsort(blocks, nblocks, sizeof(BlockNumber), BlockNumberCompare);
+	for (int i = 0; i < nblocks; i++)
+	{
+		bufs[i] = ReadBuffer(index, blocks[i]);
+		LockBuffer(bufs[i], BUFFER_LOCK_EXCLUSIVE);
+	}
+
+	/* still live, still the same chain, still too big? */
+	for (int i = 0; i < nblocks; i++)
+	{
+		Page		page = BufferGetPage(bufs[i]);
+		OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+
+		if (AlexPageGetOpaque(page)->owner != node_blkno ||
+			(blocks[i] == node_blkno && (AlexPageGetOpaque(page)->flags & ALEX_PAGE_DELETED)) ||
+			(AlexPageGetOpaque(page)->next != InvalidBlockNumber &&
+			 bsearch(&AlexPageGetOpaque(page)->next, blocks, nblocks, sizeof(BlockNumber),
+					 BlockNumberCompare) == NULL))
+			goto done;
+		level = AlexPageGetOpaque(page)->level;
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			AlexRouteEntry entry = (AlexRouteEntry) PageGetItem(page, PageGetItemId(page, off));
+
+			if (n == capacity)
+			{
+				capacity *= 2;
+				children = repalloc(children, sizeof(BlockNumber) * capacity);
+				centroids = repalloc_huge(centroids, sizeof(float) * dim * capacity);
+			}
+			children[n] = entry->child;
+			memcpy(centroids + (Size) n * dim, entry->centroid, sizeof(float) * dim);
+			n++;
+		}
+	}
+	if (n <= (int) info->fanout || n < 2)
+		goto done;
+
+	/* 2-means over the entries' centroids, deterministic seeds */
+	side = palloc(sizeof(int) * n);
+	AlexKmeans(centroids, n, dim, info->metric, 2, means);
+	{
+		int			counts[2] = {0, 0};
+
+		for (int i = 0; i < n; i++)
+		{
+			side[i] = AlexNearestCentroid(info->metric, centroids + (Size) i * dim, means, 2, dim);
+			counts[side[i]]++;
+		}
+		if (counts[0] == 0 || counts[1] == 0)
+			for (int i = 0; i < n; i++)
+				side[i] = i % 2;
+	}
+
+	/* the two new nodes, unreachable until the switch */
+	for (int s = 0; s < 2; s++)
+	{
+		BlockNumber *sc = palloc(sizeof(BlockNumber) * n);
+		float	   *cc = palloc(sizeof(float) * dim * n);
+		int			m = 0;
+
+		for (int i = 0; i < n; i++)
+			if (side[i] == s)
+			{
+				sc[m] = children[i];
+				memcpy(cc + (Size) m * dim, centroids + (Size) i * dim, sizeof(float) * dim);
+				m++;
+			}
+		new_nodes[s] = AlexWriteNode(index, InvalidBuffer, level, sc, cc, m, dim);
+		pfree(sc);
+		pfree(cc);
+	}
+
+	{
+		Buffer		first_buf = InvalidBuffer;
+
+		for (int i = 0; i < nblocks; i++)
+			if (blocks[i] == node_blkno)
+				first_buf = bufs[i];
+
+		AlexReadIndexInfo(index, info);
+		if (info->root == node_blkno)
+		{
+			/* a root split adds a level */
+			BlockNumber new_root = AlexWriteNode(index, InvalidBuffer, level + 1,
+												 new_nodes, means, 2, dim);
+			Buffer		meta_buf = ReadBuffer(index, ALEX_METAPAGE_BLKNO);
+			GenericXLogState *state;
+			AlexMetaPage meta;
+			Page		first;
+
+			LockBuffer(meta_buf, BUFFER_LOCK_EXCLUSIVE);
+			state = GenericXLogStart(index);
+			meta = AlexPageGetMeta(GenericXLogRegisterBuffer(state, meta_buf, 0));
+			first = GenericXLogRegisterBuffer(state, first_buf, 0);
+			meta->root = new_root;
+			meta->levels = level + 2;
+			meta->routing_version++;
+			AlexPageGetOpaque(first)->flags |= ALEX_PAGE_DELETED;
+			AlexPageGetOpaque(first)->delete_xid = ReadNextTransactionId();
+			GenericXLogFinish(state);
+			UnlockReleaseBuffer(meta_buf);
+		}
+		else
+			AlexSwitchRoutes(index, info, level, &node_blkno, &first_buf, 1, new_nodes,
+							 means, 2, 0, ALEX_CHANGE_NODE_SPLIT);
+	}
+	split = true;
+
+done:
+	for (int i = 0; i < nblocks; i++)
+		UnlockReleaseBuffer(bufs[i]);
+	pfree(children);
+	pfree(centroids);
+	pfree(means);
+	return split;
+}
+
+/*
+ * After a leaf split: split every model node that is over the fanout (the
+ * leaf's parent, then maybe its parent, up to the root).  Bounded, as a
+ * split may race with others; a node left over the fanout splits at the
+ * next leaf split below it.
  */
 void
-AlexBuildRoutes(Relation index, const BlockNumber *leaves, const float *centroids,
-				int n, int dimensions)
+AlexSplitNodes(Relation index, AlexIndexInfo *info)
 {
-	Size		entry_size = ALEX_ROUTE_ENTRY_SIZE(dimensions);
-	AlexRouteEntry entry = palloc0(entry_size);
-	AlexIndexInfo info;
-	Buffer		buf;
-	int			i = 0;
-
-	AlexReadIndexInfo(index, &info);
-	buf = ReadBuffer(index, info.root);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-
-	while (i < n)
+	for (int round = 0; round < 16; round++)
 	{
-		GenericXLogState *state = GenericXLogStart(index);
-		Page		page = GenericXLogRegisterBuffer(state, buf, 0);
-		Buffer		next_buf = InvalidBuffer;
+		AlexRouting *routing = AlexRefreshRouting(index, info);
+		BlockNumber over = InvalidBlockNumber;
 
-		while (i < n)
-		{
-			AlexFormRoute(entry, leaves[i], centroids + (Size) i * dimensions, dimensions);
-			if (PageAddItem(page, (Item) entry, entry_size, InvalidOffsetNumber,
-							false, false) == InvalidOffsetNumber)
-				break;
-			i++;
-		}
-		if (i < n)
-		{
-			Page		next_page;
-
-			next_buf = AlexNewBuffer(index);
-			next_page = GenericXLogRegisterBuffer(state, next_buf, GENERIC_XLOG_FULL_IMAGE);
-			AlexInitPage(next_page, ALEX_PAGE_MODEL);
-			AlexPageGetOpaque(page)->next = BufferGetBlockNumber(next_buf);
-		}
-		GenericXLogFinish(state);
-		UnlockReleaseBuffer(buf);
-		buf = next_buf;
+		for (int i = 0; i < routing->nnodes && over == InvalidBlockNumber; i++)
+			if (routing->nodes[i].count > (int) info->fanout)
+				over = routing->nodes[i].blkno;
+		if (over == InvalidBlockNumber || !AlexSplitNode(index, info, over))
+			return;
 	}
-	if (BufferIsValid(buf))
-		UnlockReleaseBuffer(buf);
-
-	/* publish */
-	buf = ReadBuffer(index, ALEX_METAPAGE_BLKNO);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	{
-		GenericXLogState *state = GenericXLogStart(index);
-		AlexMetaPage meta = AlexPageGetMeta(GenericXLogRegisterBuffer(state, buf, 0));
-
-		meta->leaves += n;
-		meta->routing_version++;
-		GenericXLogFinish(state);
-	}
-	UnlockReleaseBuffer(buf);
-	pfree(entry);
 }

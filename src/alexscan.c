@@ -50,7 +50,10 @@ alexrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->ncandidates = so->next_candidate = 0;
 	so->probes = NULL;
 	so->nprobes = so->next_probe = 0;
+	so->nprobed = so->total_leaves = 0;
+	so->routed_all = false;
 	so->emitted = NULL;
+	so->probed = NULL;
 
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
@@ -129,6 +132,38 @@ ScanLeaf(Relation index, AlexScanOpaque so, BlockNumber leaf)
 }
 
 /*
+ * (Re)route the query: the leaves of the nodes a beam search keeps, at
+ * least min_leaves of them, nearest first, less those already probed.
+ */
+static void
+AlexRouteQuery(IndexScanDesc scan, int min_leaves)
+{
+	Relation	index = scan->indexRelation;
+	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
+	MemoryContext old = MemoryContextSwitchTo(so->scan_context);
+	AlexRouting *routing = AlexGetRouting(index, &so->info);
+	AlexProbe  *order = palloc(sizeof(AlexProbe) * Max(routing->nroutes, 1));
+	int			n = AlexOrderRoutes(routing, so->info.metric, so->route_query,
+									min_leaves, order);
+
+	so->total_leaves = routing->nroutes;
+	so->routed_all = n >= routing->nroutes;
+	so->nprobes = 0;
+	so->next_probe = 0;
+	for (int i = 0; i < n; i++)
+	{
+		if (so->probed != NULL &&
+			hash_search(so->probed, &order[i].leaf, HASH_FIND, NULL) != NULL)
+			continue;
+		order[so->nprobes++] = order[i];
+	}
+	if (so->probes)
+		pfree(so->probes);
+	so->probes = order;
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * Scan the next batch of leaves into the candidate list, sorted, without
  * entries already returned.  Returns false when the probe budget is spent.
  */
@@ -136,14 +171,24 @@ static bool
 AlexScanNextBatch(IndexScanDesc scan)
 {
 	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
-	int			limit = Min(so->nprobes, Max(alex_probes, alex_max_probes));
-	int			batch = so->empty_query ? so->nprobes : alex_probes;
-	int			end = Min(limit, so->next_probe + batch);
+	int			limit = Min(so->total_leaves, Max(alex_probes, alex_max_probes));
+	int			batch = so->empty_query ? so->total_leaves : alex_probes;
 	MemoryContext old;
 	int			kept = 0;
+	int			end;
 
-	if (so->next_probe >= end)
+	if (so->nprobed >= limit)
 		return false;
+	if (so->next_probe >= so->nprobes)
+	{
+		/* the beam is used up: widen it */
+		if (so->routed_all)
+			return false;
+		AlexRouteQuery(scan, Min(so->total_leaves, 4 * (so->nprobed + batch)));
+		if (so->nprobes == 0)
+			return false;
+	}
+	end = Min(so->nprobes, so->next_probe + Min(batch, limit - so->nprobed));
 
 	old = MemoryContextSwitchTo(so->scan_context);
 
@@ -163,6 +208,16 @@ AlexScanNextBatch(IndexScanDesc scan)
 		for (int i = 0; i < so->ncandidates; i++)
 			hash_search(so->emitted, &so->candidates[i].tid, HASH_ENTER, NULL);
 	}
+	if (so->probed == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(BlockNumber);
+		ctl.entrysize = sizeof(BlockNumber);
+		ctl.hcxt = so->scan_context;
+		so->probed = hash_create("alex probed leaves", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
 
 	so->ncandidates = so->next_candidate = 0;
 	if (so->candidates == NULL)
@@ -173,8 +228,12 @@ AlexScanNextBatch(IndexScanDesc scan)
 
 	for (; so->next_probe < end; so->next_probe++)
 	{
+		BlockNumber leaf = so->probes[so->next_probe].leaf;
+
 		CHECK_FOR_INTERRUPTS();
-		ScanLeaf(scan->indexRelation, so, so->probes[so->next_probe].leaf);
+		hash_search(so->probed, &leaf, HASH_ENTER, NULL);
+		so->nprobed++;
+		ScanLeaf(scan->indexRelation, so, leaf);
 	}
 
 	pg_qsort(so->candidates, so->ncandidates, sizeof(AlexCandidate), CandidateCompare);
@@ -201,7 +260,7 @@ AlexScanNextBatch(IndexScanDesc scan)
 }
 
 /*
- * Route the query: every leaf, nearest first.
+ * Prepare the query and route it.
  */
 static void
 AlexBeginSearch(IndexScanDesc scan)
@@ -209,7 +268,6 @@ AlexBeginSearch(IndexScanDesc scan)
 	Relation	index = scan->indexRelation;
 	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
 	MemoryContext old = MemoryContextSwitchTo(so->scan_context);
-	AlexRouting *routing;
 	int			dim;
 
 	AlexReadIndexInfo(index, &so->info);
@@ -234,23 +292,14 @@ AlexBeginSearch(IndexScanDesc scan)
 		/* a zero query has no cosine distance (NaN) to anything */
 		so->empty_query = !AlexPrepareVector(so->info.metric, q, so->route_query, dim);
 	}
-
-	routing = AlexGetRouting(index, &so->info);
-	so->probes = palloc(sizeof(AlexProbe) * Max(routing->nroutes, 1));
-	if (so->empty_query)
-	{
-		for (int i = 0; i < routing->nroutes; i++)
-		{
-			so->probes[i].leaf = routing->routes[i].leaf;
-			so->probes[i].distance = 0;
-		}
-		so->nprobes = routing->nroutes;
-	}
-	else
-		so->nprobes = AlexOrderRoutes(routing, so->info.metric, so->route_query,
-									  so->probes);
-	so->next_probe = 0;
 	MemoryContextSwitchTo(old);
+
+	/*
+	 * Probing every leaf must see every leaf; otherwise a beam of four
+	 * times the probes leaves room for the nearest leaves of nodes whose
+	 * centroid is not the nearest.
+	 */
+	AlexRouteQuery(scan, so->empty_query ? INT_MAX : Max(4 * alex_probes, alex_probes));
 }
 
 /*

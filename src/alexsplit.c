@@ -328,7 +328,8 @@ AlexSplitLeaf(Relation index, AlexIndexInfo *info, AlexRouting *routing,
 	 */
 	{
 		AlexProbe  *order = palloc(sizeof(AlexProbe) * Max(routing->nroutes, 1));
-		int			n = AlexOrderRoutes(routing, info->metric, centroid, order);
+		int			n = AlexOrderRoutes(routing, info->metric, centroid,
+										2 * ALEX_LIRE_NEIGHBOURS + 1, order);
 
 		for (int i = 0; i < n && nneighbours < ALEX_LIRE_NEIGHBOURS; i++)
 		{
@@ -354,9 +355,12 @@ AlexSplitLeaf(Relation index, AlexIndexInfo *info, AlexRouting *routing,
 			ns.source = nneighbours;
 			ns.centroids = centroids;
 			ns.own_centroid = NULL;
-			for (int r = 0; r < routing->nroutes; r++)
-				if (routing->routes[r].leaf == order[i].leaf)
+			{
+				int			r = AlexFindRoute(routing, order[i].leaf);
+
+				if (r >= 0)
 					ns.own_centroid = routing->routes[r].centroid;
+			}
 			if (ns.own_centroid == NULL)
 			{
 				UnlockReleaseBuffer(buf);
@@ -381,7 +385,7 @@ AlexSplitLeaf(Relation index, AlexIndexInfo *info, AlexRouting *routing,
 	new_leaves[1] = BuildSplitLeaf(index, &set, 1);
 
 	/* 5. switch the routing */
-	AlexSwitchRoutes(index, info, &leaf, &head_buf, 1, new_leaves, centroids, 2,
+	AlexSwitchRoutes(index, info, -1, &leaf, &head_buf, 1, new_leaves, centroids, 2,
 					 (int64) set.n - neighbour_moved - old_counted, ALEX_CHANGE_SPLIT);
 	UnlockReleaseBuffer(head_buf);
 
@@ -445,7 +449,7 @@ AlexMergeLeaves(Relation index, AlexIndexInfo *info, Buffer *head_bufs, int n_ol
 
 	if (set.n == 0)
 	{
-		AlexSwitchRoutes(index, info, old_leaves, head_bufs, n_old, NULL, NULL, 0,
+		AlexSwitchRoutes(index, info, -1, old_leaves, head_bufs, n_old, NULL, NULL, 0,
 						 -old_counted, ALEX_CHANGE_MERGE);
 	}
 	else
@@ -468,7 +472,7 @@ AlexMergeLeaves(Relation index, AlexIndexInfo *info, Buffer *head_bufs, int n_ol
 			set.entries[i].side = 0;
 
 		new_leaf = BuildSplitLeaf(index, &set, 0);
-		AlexSwitchRoutes(index, info, old_leaves, head_bufs, n_old, &new_leaf, centroid, 1,
+		AlexSwitchRoutes(index, info, -1, old_leaves, head_bufs, n_old, &new_leaf, centroid, 1,
 						 (int64) set.n - old_counted,
 						 n_old > 1 ? ALEX_CHANGE_MERGE : ALEX_CHANGE_NEW_LEAF);
 	}

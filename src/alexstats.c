@@ -242,7 +242,7 @@ CheckLeaf(CheckState *cs, BlockNumber leaf)
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		AlexCheckPage(index, page, head->pages[p], ALEX_PAGE_LEAF_DATA);
-		if (AlexPageGetOpaque(page)->next != leaf)
+		if (AlexPageGetOpaque(page)->owner != leaf)
 			CheckFailed(index, head->pages[p], "A data page belongs to another leaf.");
 		hdr = AlexPageGetLeafData(page);
 		if (hdr->lanes != AlexLanesPerPage(cs->dimensions))
@@ -323,6 +323,34 @@ alex_index_check(PG_FUNCTION_ARGS)
 		for (int j = 0; j < i; j++)
 			if (routing->routes[j].leaf == routing->routes[i].leaf)
 				CheckFailed(index, routing->routes[i].leaf, "Two routing entries name the same leaf.");
+	}
+
+	/* model nodes: live, of the level the tree says, levels add up */
+	for (int i = 0; i < routing->nnodes; i++)
+	{
+		AlexRouteNode *node = &routing->nodes[i];
+		Buffer		buf;
+		Page		page;
+
+		if (node->blkno >= nblocks)
+			CheckFailed(index, info.root, "A routing entry points past the end of the index.");
+		buf = ReadBuffer(index, node->blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		AlexCheckPage(index, page, node->blkno, ALEX_PAGE_MODEL);
+		if (AlexPageGetOpaque(page)->flags & ALEX_PAGE_DELETED)
+			CheckFailed(index, node->blkno, "The routing names a deleted model node.");
+		if (AlexPageGetOpaque(page)->owner != node->blkno)
+			CheckFailed(index, node->blkno, "A model node's first page names another owner.");
+		UnlockReleaseBuffer(buf);
+		if (i == 0 && node->level + 1 != (int) info.levels)
+			CheckFailed(index, node->blkno, "The metapage's level count disagrees with the root.");
+		if (i > 0 && routing->nodes[node->parent].level != node->level + 1)
+			CheckFailed(index, node->blkno, "A model node is not one level below its parent.");
+		if (i > 0 && node->centroid != NULL)
+			for (int d = 0; d < info.dimensions; d++)
+				if (!isfinite(node->centroid[d]))
+					CheckFailed(index, node->blkno, "A model node centroid is not finite.");
 	}
 
 	/* every leaf, every lane; then no TID twice */

@@ -31,10 +31,11 @@ AlexInitPage(Page page, uint16 kind)
 	PageInit(page, BLCKSZ, sizeof(AlexPageOpaqueData));
 	opaque = AlexPageGetOpaque(page);
 	opaque->next = InvalidBlockNumber;
+	opaque->owner = InvalidBlockNumber;
+	opaque->delete_xid = InvalidTransactionId;
 	opaque->kind = kind;
 	opaque->flags = 0;
-	opaque->delete_xid = InvalidTransactionId;
-	opaque->unused = 0;
+	opaque->level = 0;
 	opaque->page_id = ALEX_PAGE_ID;
 }
 
@@ -155,6 +156,8 @@ AlexReadIndexInfo(Relation index, AlexIndexInfo *info)
 	info->routing_version = meta->routing_version;
 	info->tuples = meta->tuples;
 	info->leaves = meta->leaves;
+	info->fanout = meta->fanout;
+	info->levels = meta->levels;
 	UnlockReleaseBuffer(buf);
 }
 

@@ -184,25 +184,35 @@ ReorganizeLeaves(Relation index)
 
 		if (ii.leaves > 1 && entries < target * ALEX_MERGE_FRACTION)
 		{
+			/* the nearest sibling: merges stay inside one model node */
 			AlexRouting *routing = AlexGetRouting(index, &ii);
-			AlexProbe  *order = palloc(sizeof(AlexProbe) * Max(routing->nroutes, 1));
-			float	   *centroid = NULL;
+			int			self = AlexFindRoute(routing, leaves[i]);
 			BlockNumber partner = InvalidBlockNumber;
-			int			n;
+			int			siblings = 0;
 
-			for (int r = 0; r < routing->nroutes; r++)
-				if (routing->routes[r].leaf == leaves[i])
-					centroid = routing->routes[r].centroid;
-			if (centroid != NULL)
+			if (self >= 0)
 			{
-				n = AlexOrderRoutes(routing, ii.metric, centroid, order);
-				for (int r = 0; r < n && partner == InvalidBlockNumber; r++)
-					if (order[r].leaf != leaves[i])
-						partner = order[r].leaf;
-			}
-			pfree(order);
+				const AlexRouteNode *node = &routing->nodes[routing->routes[self].node];
+				float		best = 0;
 
-			if (entries == 0)
+				siblings = node->count - 1;
+				for (int r = node->first; r < node->first + node->count; r++)
+				{
+					float		d;
+
+					if (r == self)
+						continue;
+					d = AlexRouteDistance(ii.metric, routing->routes[self].centroid,
+										  routing->routes[r].centroid, ii.dimensions);
+					if (partner == InvalidBlockNumber || d < best)
+					{
+						partner = routing->routes[r].leaf;
+						best = d;
+					}
+				}
+			}
+
+			if (entries == 0 && siblings > 0)
 			{
 				AlexMergeLeaves(index, &ii, bufs, 1);
 				UnlockReleaseBuffer(bufs[0]);
@@ -290,7 +300,7 @@ RecycleLeaf(Relation index, Buffer head_buf)
 		if (!PageIsNew(page) &&
 			AlexPageGetOpaque(page)->page_id == ALEX_PAGE_ID &&
 			AlexPageGetOpaque(page)->kind == ALEX_PAGE_LEAF_DATA &&
-			AlexPageGetOpaque(page)->next == head_blkno)
+			AlexPageGetOpaque(page)->owner == head_blkno)
 		{
 			FreePage(index, buf);
 			RecordFreeIndexPage(index, head->pages[p]);
@@ -301,6 +311,56 @@ RecycleLeaf(Relation index, Buffer head_buf)
 	FreePage(index, head_buf);
 	RecordFreeIndexPage(index, head_blkno);
 	return freed + 1;
+}
+
+/*
+ * Recycle a deleted model node: the pages of its chain it still owns, one
+ * at a time (never two locks at once, so no lock order to keep), then its
+ * first page.
+ */
+static int
+RecycleNode(Relation index, BlockNumber first)
+{
+	BlockNumber blkno;
+	int			freed = 0;
+	Buffer		buf = ReadBuffer(index, first);
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	blkno = AlexPageGetOpaque(BufferGetPage(buf))->next;
+	UnlockReleaseBuffer(buf);
+
+	while (blkno != InvalidBlockNumber)
+	{
+		Page		page;
+		BlockNumber next = InvalidBlockNumber;
+
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		if (!PageIsNew(page) && AlexPageGetOpaque(page)->page_id == ALEX_PAGE_ID &&
+			AlexPageGetOpaque(page)->kind == ALEX_PAGE_MODEL &&
+			AlexPageGetOpaque(page)->owner == first)
+		{
+			next = AlexPageGetOpaque(page)->next;
+			FreePage(index, buf);
+			RecordFreeIndexPage(index, blkno);
+			freed++;
+		}
+		UnlockReleaseBuffer(buf);
+		blkno = next;
+	}
+
+	buf = ReadBuffer(index, first);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	if (AlexPageGetOpaque(BufferGetPage(buf))->kind == ALEX_PAGE_MODEL &&
+		(AlexPageGetOpaque(BufferGetPage(buf))->flags & ALEX_PAGE_DELETED))
+	{
+		FreePage(index, buf);
+		RecordFreeIndexPage(index, first);
+		freed++;
+	}
+	UnlockReleaseBuffer(buf);
+	return freed;
 }
 
 IndexBulkDeleteResult *
@@ -325,6 +385,7 @@ alexvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		Buffer		buf;
 		Page		page;
 		AlexPageOpaque opaque;
+		bool		recycle_node = false;
 
 		vacuum_delay_point();
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
@@ -352,7 +413,12 @@ alexvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 			else if (GlobalVisCheckRemovableXid(NULL, opaque->delete_xid))
 				free_pages += RecycleLeaf(index, buf);
 		}
+		else if (opaque->kind == ALEX_PAGE_MODEL && (opaque->flags & ALEX_PAGE_DELETED) &&
+				 GlobalVisCheckRemovableXid(NULL, opaque->delete_xid))
+			recycle_node = true;
 		UnlockReleaseBuffer(buf);
+		if (recycle_node)
+			free_pages += RecycleNode(index, blkno);
 	}
 
 	AlexSetTupleCount(index, entries);
