@@ -717,9 +717,20 @@ AlexSwitchRoutes(Relation index, AlexIndexInfo *info, int child_level,
 			continue;
 		}
 
+		/*
+		 * Register only the pages that change: with the metapage and the
+		 * old child that is at most 4 (a split: the page of the replaced
+		 * entry and the page with room; a merge: the pages of both entries).
+		 */
 		state = GenericXLogStart(index);
 		for (int i = 0; i < nblocks; i++)
-			pages[i] = GenericXLogRegisterBuffer(state, bufs[i], 0);
+		{
+			bool		modified = extra > 0 && blocks[i] == room;
+
+			for (int j = 0; j < n_old; j++)
+				modified |= found[j].blkno == blocks[i];
+			pages[i] = modified ? GenericXLogRegisterBuffer(state, bufs[i], 0) : NULL;
+		}
 		meta_page = GenericXLogRegisterBuffer(state, meta_buf, 0);
 		if (n_old > 0)
 		{

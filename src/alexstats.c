@@ -115,18 +115,33 @@ alex_index_stats(PG_FUNCTION_ARGS)
 			st.model_pages++;
 		else if (opaque->kind == ALEX_PAGE_LEAF_DATA)
 			st.data_pages++;
-		else if (opaque->kind == ALEX_PAGE_LEAF_HEAD)
-		{
-			if (opaque->flags & ALEX_PAGE_DELETED)
-				st.deleted_leaves++;
-			else
-			{
-				st.leaf_heads++;
-				st.entries += AlexPageGetLeafHead(page)->entries;
-				st.capacity += AlexPageGetLeafHead(page)->capacity;
-			}
-		}
+		else if (opaque->kind == ALEX_PAGE_LEAF_HEAD && (opaque->flags & ALEX_PAGE_DELETED))
+			st.deleted_leaves++;
 		UnlockReleaseBuffer(buf);
+	}
+
+	/* the leaves the routing reaches (an aborted split can leave others) */
+	{
+		AlexRouting *routing = AlexGetRouting(index, &info);
+		int			n = routing->nroutes;
+		BlockNumber *leaves = palloc(sizeof(BlockNumber) * Max(n, 1));
+
+		for (int i = 0; i < n; i++)
+			leaves[i] = routing->routes[i].leaf;
+		for (int i = 0; i < n; i++)
+		{
+			Buffer		buf = ReadBuffer(index, leaves[i]);
+			AlexLeafHead head;
+
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			AlexCheckPage(index, BufferGetPage(buf), leaves[i], ALEX_PAGE_LEAF_HEAD);
+			head = AlexPageGetLeafHead(BufferGetPage(buf));
+			st.leaf_heads++;
+			st.entries += head->entries;
+			st.capacity += head->capacity;
+			UnlockReleaseBuffer(buf);
+		}
+		pfree(leaves);
 	}
 	relation_close(index, AccessShareLock);
 

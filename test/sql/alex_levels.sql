@@ -81,6 +81,23 @@ SELECT entries, merges > 0 AS merged, deleted_leaves FROM alex_index_stats('item
 SELECT alex_index_check('items_alex');
 SELECT pg_temp.exact();
 
+-- wide entries (one routing entry per page): a split's replaced entry and
+-- the new one sit on different pages of the node
+CREATE TABLE wide (id int, v vector(1200));
+CREATE INDEX wide_alex ON wide USING alex (v vector_l2_ops) WITH (fanout = 4);
+INSERT INTO wide
+SELECT i, (SELECT array_agg(sin(i * g) + (i % 3)) FROM generate_series(1, 1200) g)::vector
+FROM generate_series(1, 1500) i;
+SELECT levels >= 2 AS multi_level, leaves > 4 AS split, entries FROM alex_index_stats('wide_alex');
+SELECT alex_index_check('wide_alex');
+SET enable_seqscan = off;
+SET alex.probes = 100000;
+SELECT count(*), count(DISTINCT id) FROM (
+	SELECT id FROM wide ORDER BY v <-> (SELECT v FROM wide WHERE id = 7) LIMIT 2000) s;
+RESET alex.probes;
+RESET enable_seqscan;
+DROP TABLE wide;
+
 -- a fanout out of range
 CREATE INDEX ON items USING alex (v vector_l2_ops) WITH (fanout = 3);
 CREATE INDEX ON items USING alex (v vector_l2_ops) WITH (fanout = 100001);

@@ -301,7 +301,7 @@ COMMIT;}),
 my $stats_sql = q{SELECT splits, merges, leaves FROM alex_index_stats('t_l2')};
 my ($splits0) = split /\|/, $node->safe_psql('postgres', $stats_sql);
 
-run_workload('workload', 400, 1000);
+run_workload('workload', 250, 1000);
 
 my ($splits1, $merges1, $leaves1) =
   split /\|/, $node->safe_psql('postgres', $stats_sql);
@@ -316,7 +316,7 @@ $node->safe_psql('postgres', 'SELECT txid_current()');
 $node->safe_psql('postgres', 'VACUUM t');
 check_final('after vacuum');
 
-run_workload('second workload', 250, 1000);
+run_workload('second workload', 150, 1000);
 check_final('after second workload');
 
 $node->stop;
