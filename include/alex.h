@@ -187,11 +187,29 @@ typedef AlexLeafHeadData *AlexLeafHead;
 typedef struct AlexLeafDataHeader
 {
 	uint16		lanes;			/* lanes on this page */
-	uint16		used;			/* occupied lanes */
+	uint16		used;			/* occupied lanes (moved ones included) */
 	uint16		lane_size;
 	uint16		lane_offset;	/* from the start of the contents */
-	uint64		occupied[FLEXIBLE_ARRAY_MEMBER];	/* one bit per lane */
+	uint16		moved;			/* lanes a split copied to another leaf */
+	uint16		unused;
+	TransactionId moved_xid;	/* next XID when the last of them moved */
+
+	/*
+	 * Bitmaps, one bit per lane: occupied[words], then moved[words].  A
+	 * moved lane stays readable until no snapshot can still be using the
+	 * routing from before the move (see alexsplit.c), then vacuum clears it.
+	 */
+	uint64		occupied[FLEXIBLE_ARRAY_MEMBER];
 } AlexLeafDataHeader;
+
+/* How AlexVisitDataPage treats lanes */
+typedef enum AlexVisitMode
+{
+	ALEX_VISIT_READ,			/* every occupied lane, moved ones too */
+	ALEX_VISIT_READ_OWNED,		/* occupied lanes not moved away */
+	ALEX_VISIT_CLEAR,			/* the visitor's true clears the lane */
+	ALEX_VISIT_MARK_MOVED		/* the visitor's true marks it moved */
+} AlexVisitMode;
 
 #define AlexPageGetLeafData(page)	((AlexLeafDataHeader *) PageGetContents(page))
 
@@ -395,8 +413,11 @@ extern bool AlexLeafInsert(Relation index, Buffer head_buf, const float *vector,
 extern bool AlexLeafExpand(Relation index, Buffer head_buf, int dimensions,
 						   int extra_pages);
 extern int	AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
-							  BlockNumber blkno, int dimensions, bool for_update,
+							  BlockNumber blkno, int dimensions, AlexVisitMode mode,
 							  AlexLaneVisitor visitor, void *arg);
+extern bool AlexDataPageBitsConsistent(AlexLeafDataHeader *hdr);
+extern int	AlexPurgeMovedLanes(Relation index, Buffer head_buf, int page_index,
+								BlockNumber blkno);
 extern int	AlexLeafUsedCount(const AlexLeafHead head, int page_index);
 extern bool AlexLeafGetDirection(const AlexLeafHead head, int dimensions, float *out);
 extern float AlexLeafKey(const AlexLeafHead head, const float *vector, int dimensions);

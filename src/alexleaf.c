@@ -22,7 +22,9 @@
 #include "alex.h"
 #include "distance.h"
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 /* Bytes of page contents: page minus page header and special space */
 #define ALEX_PAGE_CONTENT_SIZE \
@@ -80,11 +82,13 @@ AlexLaneDistance(AlexMetricKind metric, const float *query, const char *payload,
 
 /* ---------- data page geometry ---------- */
 
+#define BitmapWords(lanes)	(((lanes) + 63) / 64)
+
 static Size
 AlexDataHeaderSize(int lanes)
 {
 	return MAXALIGN(offsetof(AlexLeafDataHeader, occupied) +
-					sizeof(uint64) * ((lanes + 63) / 64));
+					2 * sizeof(uint64) * BitmapWords(lanes));
 }
 
 int
@@ -123,6 +127,18 @@ LaneOccupied(const AlexLeafDataHeader *hdr, int lane)
 	return (hdr->occupied[lane / 64] >> (lane % 64)) & 1;
 }
 
+static inline uint64 *
+MovedBitmap(AlexLeafDataHeader *hdr)
+{
+	return hdr->occupied + BitmapWords(hdr->lanes);
+}
+
+static inline bool
+LaneMoved(AlexLeafDataHeader *hdr, int lane)
+{
+	return (MovedBitmap(hdr)[lane / 64] >> (lane % 64)) & 1;
+}
+
 static void
 AlexInitDataPage(Page page, int dimensions, BlockNumber head)
 {
@@ -136,7 +152,10 @@ AlexInitDataPage(Page page, int dimensions, BlockNumber head)
 	hdr->used = 0;
 	hdr->lane_size = AlexLaneSize(dimensions);
 	hdr->lane_offset = AlexDataHeaderSize(lanes);
-	memset(hdr->occupied, 0, sizeof(uint64) * ((lanes + 63) / 64));
+	hdr->moved = 0;
+	hdr->unused = 0;
+	hdr->moved_xid = InvalidTransactionId;
+	memset(hdr->occupied, 0, 2 * sizeof(uint64) * BitmapWords(lanes));
 	/* keep the whole lane area inside pd_lower so GenericXLog logs it */
 	((PageHeader) page)->pd_lower = MAXALIGN(SizeOfPageHeaderData) +
 		hdr->lane_offset + lanes * hdr->lane_size;
@@ -425,20 +444,23 @@ AlexLeafInsert(Relation index, Buffer head_buf, const float *vector,
 }
 
 /*
- * Visit every occupied lane of one data page.  The callback may clear the
- * lane by returning true; then the page is WAL-logged (the caller passes
- * for_update and holds the head exclusively so counts stay right).
- * Returns the number of lanes cleared.
+ * Visit the occupied lanes of one data page, as mode says: read them (all,
+ * or those not moved away), clear the ones the visitor picks (vacuum), or
+ * mark them moved (a split that copied them elsewhere).  Changes are
+ * WAL-logged with the head, whose counts they keep right; the caller then
+ * holds the head exclusively.  Returns the number of lanes changed.
  */
 int
 AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
-				  BlockNumber blkno, int dimensions, bool for_update,
+				  BlockNumber blkno, int dimensions, AlexVisitMode mode,
 				  AlexLaneVisitor visitor, void *arg)
 {
+	bool		for_update = mode == ALEX_VISIT_CLEAR || mode == ALEX_VISIT_MARK_MOVED;
 	Buffer		buf = ReadBuffer(index, blkno);
 	Page		page;
 	AlexLeafDataHeader *hdr;
 	GenericXLogState *state = NULL;
+	int			changed = 0;
 	int			cleared = 0;
 
 	LockBuffer(buf, for_update ? BUFFER_LOCK_EXCLUSIVE : BUFFER_LOCK_SHARE);
@@ -449,23 +471,43 @@ AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
 	for (int lane = 0; lane < hdr->lanes; lane++)
 	{
 		char	   *ptr;
+		uint64		bit = UINT64CONST(1) << (lane % 64);
+		bool		moved;
 
 		if (!LaneOccupied(hdr, lane))
 			continue;
+		moved = LaneMoved(hdr, lane);
+		if (moved && (mode == ALEX_VISIT_READ_OWNED || mode == ALEX_VISIT_MARK_MOVED))
+			continue;
 		ptr = LaneAt(hdr, lane);
-		if (visitor((ItemPointer) ptr, ptr + MAXALIGN(sizeof(ItemPointerData)),
-					dimensions, arg) && for_update)
+		if (!visitor((ItemPointer) ptr, ptr + MAXALIGN(sizeof(ItemPointerData)),
+					 dimensions, arg) || !for_update)
+			continue;
+
+		if (state == NULL)
 		{
-			if (state == NULL)
+			state = GenericXLogStart(index);
+			page = GenericXLogRegisterBuffer(state, buf, 0);
+			hdr = AlexPageGetLeafData(page);
+		}
+		if (mode == ALEX_VISIT_CLEAR)
+		{
+			hdr->occupied[lane / 64] &= ~bit;
+			if (moved)
 			{
-				state = GenericXLogStart(index);
-				page = GenericXLogRegisterBuffer(state, buf, 0);
-				hdr = AlexPageGetLeafData(page);
+				MovedBitmap(hdr)[lane / 64] &= ~bit;
+				hdr->moved--;
 			}
-			hdr->occupied[lane / 64] &= ~(UINT64CONST(1) << (lane % 64));
 			hdr->used--;
 			cleared++;
 		}
+		else
+		{
+			MovedBitmap(hdr)[lane / 64] |= bit;
+			hdr->moved++;
+			hdr->moved_xid = ReadNextTransactionId();
+		}
+		changed++;
 	}
 
 	if (state != NULL)
@@ -476,6 +518,70 @@ AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
 		head->entries -= cleared;
 		GenericXLogFinish(state);
 	}
+	UnlockReleaseBuffer(buf);
+	return changed;
+}
+
+/*
+ * Do a data page's bitmaps agree with its counts (moved lanes occupied)?
+ */
+bool
+AlexDataPageBitsConsistent(AlexLeafDataHeader *hdr)
+{
+	int			occupied = 0;
+	int			moved = 0;
+
+	for (int w = 0; w < BitmapWords(hdr->lanes); w++)
+	{
+		occupied += pg_popcount64(hdr->occupied[w]);
+		moved += pg_popcount64(MovedBitmap(hdr)[w]);
+		if (MovedBitmap(hdr)[w] & ~hdr->occupied[w])
+			return false;
+	}
+	return occupied == hdr->used && moved == hdr->moved;
+}
+
+/*
+ * Clear the moved lanes of a data page once no snapshot can still need
+ * them (they moved before every running transaction began).  The caller
+ * holds the head exclusively.  Returns the number of lanes cleared.
+ */
+int
+AlexPurgeMovedLanes(Relation index, Buffer head_buf, int page_index, BlockNumber blkno)
+{
+	Buffer		buf = ReadBuffer(index, blkno);
+	Page		page;
+	AlexLeafDataHeader *hdr;
+	GenericXLogState *state;
+	AlexLeafHead head;
+	int			cleared = 0;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	AlexCheckPage(index, page, blkno, ALEX_PAGE_LEAF_DATA);
+	hdr = AlexPageGetLeafData(page);
+	if (hdr->moved == 0 || !GlobalVisCheckRemovableXid(NULL, hdr->moved_xid))
+	{
+		UnlockReleaseBuffer(buf);
+		return 0;
+	}
+
+	state = GenericXLogStart(index);
+	hdr = AlexPageGetLeafData(GenericXLogRegisterBuffer(state, buf, 0));
+	for (int w = 0; w < BitmapWords(hdr->lanes); w++)
+	{
+		uint64		moved = MovedBitmap(hdr)[w];
+
+		cleared += pg_popcount64(moved);
+		hdr->occupied[w] &= ~moved;
+		MovedBitmap(hdr)[w] = 0;
+	}
+	hdr->used -= cleared;
+	hdr->moved = 0;
+	head = AlexPageGetLeafHead(GenericXLogRegisterBuffer(state, head_buf, 0));
+	HeadUsed(head)[page_index] = hdr->used;
+	head->entries -= cleared;
+	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
 	return cleared;
 }

@@ -279,7 +279,8 @@ AlexProbeCompare(const void *a, const void *b)
 /*
  * Leaves ordered by routing distance from query (already prepared with
  * AlexPrepareVector), searching the tree with a beam: at each level the
- * nearest nodes are kept until they hold at least min_leaves leaves.  With
+ * nearest nodes are kept, at least two, until they hold at least
+ * min_leaves leaves.  With
  * min_leaves >= all leaves, every leaf is ordered.  out must have room for
  * routing->nroutes probes; returns how many it filled.
  */
@@ -322,7 +323,7 @@ AlexOrderRoutes(const AlexRouting *routing, AlexMetricKind metric,
 		if (nchildren == 0)
 			break;
 		qsort(scratch, nchildren, sizeof(AlexProbe), AlexProbeCompare);
-		while (kept < nchildren && (kept == 0 || covered < min_leaves))
+		while (kept < nchildren && (kept < 2 || covered < min_leaves))
 		{
 			beam[kept] = (int) scratch[kept].leaf;
 			covered += routing->nodes[beam[kept]].leaves;

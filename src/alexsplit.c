@@ -99,8 +99,8 @@ CollectLeaf(Relation index, Buffer head_buf, int dimensions, AlexLaneVisitor vis
 	AlexLeafHead head = AlexPageGetLeafHead(BufferGetPage(head_buf));
 
 	for (int i = 0; i < head->npages; i++)
-		AlexVisitDataPage(index, head_buf, i, head->pages[i], dimensions, false,
-						  visitor, arg);
+		AlexVisitDataPage(index, head_buf, i, head->pages[i], dimensions,
+						  ALEX_VISIT_READ_OWNED, visitor, arg);
 }
 
 /* LIRE: a neighbour's entries that the new centroids now attract */
@@ -129,7 +129,7 @@ CollectMovers(ItemPointer tid, const char *payload, int dimensions, void *arg)
 	return false;
 }
 
-/* Clear the lanes of the TIDs a split moved out of a neighbour */
+/* The TIDs a split moved out of a neighbour */
 typedef struct MovedTids
 {
 	ItemPointerData *tids;
@@ -137,7 +137,7 @@ typedef struct MovedTids
 } MovedTids;
 
 static bool
-ClearMoved(ItemPointer tid, const char *payload, int dimensions, void *arg)
+IsMoved(ItemPointer tid, const char *payload, int dimensions, void *arg)
 {
 	MovedTids  *moved = (MovedTids *) arg;
 
@@ -389,7 +389,12 @@ AlexSplitLeaf(Relation index, AlexIndexInfo *info, AlexRouting *routing,
 					 (int64) set.n - neighbour_moved - old_counted, ALEX_CHANGE_SPLIT);
 	UnlockReleaseBuffer(head_buf);
 
-	/* 6. clear the moved entries from the neighbours, then let them go */
+	/*
+	 * 6. mark the moved entries in the neighbours, then let them go.  They
+	 * stay readable: a scan that read the routing before step 5 knows
+	 * neither new leaf and finds them only here.  Vacuum clears them once
+	 * no such scan can be left.
+	 */
 	for (int nb = 0; nb < nneighbours; nb++)
 	{
 		MovedTids	moved;
@@ -403,7 +408,7 @@ AlexSplitLeaf(Relation index, AlexIndexInfo *info, AlexRouting *routing,
 		if (moved.n > 0)
 			for (int p = 0; p < nhead->npages; p++)
 				AlexVisitDataPage(index, neighbour_bufs[nb], p, nhead->pages[p], dim,
-								  true, ClearMoved, &moved);
+								  ALEX_VISIT_MARK_MOVED, IsMoved, &moved);
 		UnlockReleaseBuffer(neighbour_bufs[nb]);
 	}
 

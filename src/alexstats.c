@@ -139,6 +139,18 @@ alex_index_stats(PG_FUNCTION_ARGS)
 			st.leaf_heads++;
 			st.entries += head->entries;
 			st.capacity += head->capacity;
+
+			/* lanes a split copied elsewhere are counted where they live now */
+			for (int p = 0; p < head->npages; p++)
+			{
+				Buffer		data_buf = ReadBuffer(index, head->pages[p]);
+
+				LockBuffer(data_buf, BUFFER_LOCK_SHARE);
+				AlexCheckPage(index, BufferGetPage(data_buf), head->pages[p],
+							  ALEX_PAGE_LEAF_DATA);
+				st.entries -= AlexPageGetLeafData(BufferGetPage(data_buf))->moved;
+				UnlockReleaseBuffer(data_buf);
+			}
 			UnlockReleaseBuffer(buf);
 		}
 		pfree(leaves);
@@ -227,6 +239,7 @@ CheckLeaf(CheckState *cs, BlockNumber leaf)
 	AlexLeafHead head;
 	int64		used_total = 0;
 	int64		lanes_total = 0;
+	int64		moved_total = 0;
 	int64		before = cs->n;
 
 	LockBuffer(head_buf, BUFFER_LOCK_SHARE);
@@ -252,7 +265,6 @@ CheckLeaf(CheckState *cs, BlockNumber leaf)
 		Buffer		buf = ReadBuffer(index, head->pages[p]);
 		Page		page;
 		AlexLeafDataHeader *hdr;
-		int			bits = 0;
 
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
@@ -262,10 +274,9 @@ CheckLeaf(CheckState *cs, BlockNumber leaf)
 		hdr = AlexPageGetLeafData(page);
 		if (hdr->lanes != AlexLanesPerPage(cs->dimensions))
 			CheckFailed(index, head->pages[p], "A data page has the wrong lane count.");
-		for (int w = 0; w < (hdr->lanes + 63) / 64; w++)
-			bits += pg_popcount64(hdr->occupied[w]);
-		if (bits != hdr->used)
-			CheckFailed(index, head->pages[p], "The occupancy bitmap disagrees with the used count.");
+		if (!AlexDataPageBitsConsistent(hdr))
+			CheckFailed(index, head->pages[p], "The lane bitmaps disagree with the page's counts.");
+		moved_total += hdr->moved;
 		if (AlexLeafUsedCount(head, p) != hdr->used)
 			CheckFailed(index, head->pages[p], "The leaf head's used count disagrees with the page.");
 		used_total += hdr->used;
@@ -279,8 +290,8 @@ CheckLeaf(CheckState *cs, BlockNumber leaf)
 
 	for (int p = 0; p < head->npages; p++)
 		AlexVisitDataPage(index, InvalidBuffer, p, head->pages[p], cs->dimensions,
-						  false, RecordEntry, cs);
-	if (cs->n - before != head->entries)
+						  ALEX_VISIT_READ_OWNED, RecordEntry, cs);
+	if (cs->n - before + moved_total != head->entries)
 		CheckFailed(index, leaf, "The leaf's lanes disagree with its entry count.");
 	UnlockReleaseBuffer(head_buf);
 }

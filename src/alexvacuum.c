@@ -146,7 +146,7 @@ alexbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			for (int p = 0; p < head->npages; p++)
 				stats->tuples_removed +=
 					AlexVisitDataPage(index, head_buf, p, head->pages[p], ii.dimensions,
-									  true, VacuumLane, &vs);
+									  ALEX_VISIT_CLEAR, VacuumLane, &vs);
 			UnlockReleaseBuffer(head_buf);
 		}
 		pfree(leaves);
@@ -179,6 +179,9 @@ ReorganizeLeaves(Relation index)
 		if (!LockLiveLeaf(index, leaves[i], &bufs[0]))
 			continue;
 		head = AlexPageGetLeafHead(BufferGetPage(bufs[0]));
+		/* lanes a split copied elsewhere, once no scan can need them */
+		for (int p = 0; p < head->npages; p++)
+			AlexPurgeMovedLanes(index, bufs[0], p, head->pages[p]);
 		entries = head->entries;
 		AlexReadIndexInfo(index, &ii);
 

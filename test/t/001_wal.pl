@@ -4,8 +4,10 @@
 # wal_consistency_checking = 'generic', so every generic WAL record the
 # standby replays is checked against the full-page image the primary logged
 # with it: a record that does not reproduce the primary's page stops
-# recovery.  One index per operator class is created on an empty table and
-# grows through many small inserting statements (splits, expands), deletes,
+# recovery.  One index per operator class is created on an empty table (two
+# of them with a small fanout, so model nodes split and root splits add
+# levels) and grows through many small inserting statements (leaf splits,
+# expands), deletes,
 # two vacuums (the second one recycles the replaced leaves), and more
 # inserts that reuse the recycled pages.  The standby must then answer every
 # exact (exhaustive) index scan exactly as the primary does, report the same
@@ -45,8 +47,8 @@ CREATE FUNCTION vec(x float8) RETURNS vector(8) LANGUAGE sql IMMUTABLE AS $$
 $$;
 CREATE TABLE t (id int, v vector(8));
 CREATE INDEX t_l2 ON t USING alex (v vector_l2_ops);
-CREATE INDEX t_ip ON t USING alex (v vector_ip_ops);
-CREATE INDEX t_cos ON t USING alex (v vector_cosine_ops);
+CREATE INDEX t_ip ON t USING alex (v vector_ip_ops) WITH (fanout = 4);
+CREATE INDEX t_cos ON t USING alex (v vector_cosine_ops) WITH (fanout = 6);
 CREATE INDEX t_l1 ON t USING alex (v vector_l1_ops) WITH (leaves = 4);
 });
 
@@ -73,6 +75,10 @@ my $stats_sql = "SELECT leaves, splits FROM alex_index_stats('t_l2')";
 my ($leaves, $splits) = split /\|/, $primary->safe_psql('postgres', $stats_sql);
 cmp_ok($splits, '>', 10, "inserts into the empty index split leaves ($splits splits)");
 cmp_ok($leaves, '>', 10, "the index grew to many leaves ($leaves leaves)");
+my $levels = $primary->safe_psql('postgres',
+	"SELECT levels FROM alex_index_stats('t_ip')");
+cmp_ok($levels, '>=', 3,
+	"with fanout 4, model node and root splits stacked $levels levels");
 
 # Delete a range of ids, scattered rows and a region of the vector space
 # (leaves there become sparse and get merged), then vacuum twice with a
@@ -118,19 +124,25 @@ is($standby->safe_psql('postgres', 'SELECT count(*) FROM t'),
 
 my @queries = (0.5, 777.25, 2345.75, 5999.5, -123.125, 100000.5);
 
-# exact_ids($node, $op, $q, $k, $use_index): ids of the $k nearest rows.
+# exact_ids($node, $op, \@qs, $k, $use_index): for each query vec($q), the
+# ordered ids of its $k nearest rows, by an exhaustive index scan or a seq
+# scan; one psql session for all queries.
 sub exact_ids
 {
-	my ($node, $op, $q, $k, $use_index) = @_;
-	my $settings =
+	my ($node, $op, $qs, $k, $use_index) = @_;
+	my $sql =
 	  $use_index
-	  ? "SET enable_seqscan = off; SET enable_bitmapscan = off; SET alex.probes = 100000;"
-	  : "SET enable_indexscan = off; SET enable_bitmapscan = off;";
-	return $node->safe_psql('postgres', qq{$settings
-SELECT string_agg(id::text, ',' ORDER BY n) FROM (
-	SELECT id, row_number() OVER () AS n FROM (
-		SELECT id FROM t ORDER BY v $op vec($q) LIMIT $k) s) s2;
-});
+	  ? "SET enable_seqscan = off; SET enable_bitmapscan = off; SET alex.probes = 100000;\n"
+	  : "SET enable_indexscan = off; SET enable_bitmapscan = off;\n";
+	foreach my $q (@$qs)
+	{
+		$sql .= "SELECT coalesce(string_agg(id::text, ','), '-') FROM ("
+		  . "SELECT id FROM t ORDER BY v $op vec($q) LIMIT $k) s;\n";
+	}
+	my @lines = split /\n/, $node->safe_psql('postgres', $sql);
+	die "expected " . scalar(@$qs) . " result lines, got " . scalar(@lines)
+	  unless @lines == @$qs;
+	return @lines;
 }
 
 foreach my $idx (@indexes)
@@ -144,13 +156,14 @@ EXPLAIN (COSTS OFF) SELECT id FROM t ORDER BY v $op vec(1) LIMIT 10;
 });
 	like($plan, qr/Index Scan using $idx/, "$idx: standby plan uses $idx");
 
-	foreach my $q (@queries)
+	my @p = exact_ids($primary, $op, \@queries, 40, 1);
+	my @s = exact_ids($standby, $op, \@queries, 40, 1);
+	my @seq = exact_ids($primary, $op, \@queries, 40, 0);
+	foreach my $i (0 .. $#queries)
 	{
-		my $p = exact_ids($primary, $op, $q, 40, 1);
-		my $s = exact_ids($standby, $op, $q, 40, 1);
-		my $seq = exact_ids($primary, $op, $q, 40, 0);
-		is($p, $seq, "$idx q=$q: exact index scan on primary equals seq scan");
-		is($s, $p, "$idx q=$q: exact index scan on standby equals primary");
+		my $q = $queries[$i];
+		is($p[$i], $seq[$i], "$idx q=$q: exact index scan on primary equals seq scan");
+		is($s[$i], $p[$i], "$idx q=$q: exact index scan on standby equals primary");
 	}
 }
 
@@ -215,11 +228,13 @@ foreach my $idx (@indexes)
 		"SELECT entries FROM alex_index_stats('$idx')");
 	is($standby->safe_psql('postgres', "SELECT alex_index_check('$idx')"),
 		$entries, "$idx: alex_index_check passes after promotion and inserts");
-	foreach my $q (0.5, 11111.5)
+	my @qs = (0.5, 11111.5);
+	my @via_index = exact_ids($standby, $op, \@qs, 40, 1);
+	my @via_seq = exact_ids($standby, $op, \@qs, 40, 0);
+	foreach my $i (0 .. $#qs)
 	{
-		is( exact_ids($standby, $op, $q, 40, 1),
-			exact_ids($standby, $op, $q, 40, 0),
-			"$idx q=$q: exact index scan equals seq scan after promotion");
+		is($via_index[$i], $via_seq[$i],
+			"$idx q=$qs[$i]: exact index scan equals seq scan after promotion");
 	}
 }
 

@@ -1,7 +1,8 @@
 # 002_crash.pl: crash recovery of alex indexes in the middle of concurrent,
 # splitting inserts.
 #
-# Alex indexes are created on an empty table; several background psql
+# Alex indexes are created on an empty table (one with fanout 4, so model
+# nodes split and root splits add levels too); several background psql
 # sessions then insert rows in many small committed statements, which keeps
 # leaves splitting (and moving entries between neighbours) concurrently.
 # Once enough splits happened the server is stopped in immediate mode (a
@@ -39,7 +40,7 @@ $$;
 CREATE SEQUENCE ids;
 CREATE TABLE t (id bigint, v vector(8));
 CREATE INDEX t_l2 ON t USING alex (v vector_l2_ops);
-CREATE INDEX t_cos ON t USING alex (v vector_cosine_ops);
+CREATE INDEX t_cos ON t USING alex (v vector_cosine_ops) WITH (fanout = 4);
 });
 
 my %index_op = (t_l2 => '<->', t_cos => '<=>');
@@ -178,6 +179,9 @@ $node->stop('immediate');
 reap_workers('round 3', @workers);
 $node->start;
 check_indexes('after crash 3');
+cmp_ok(
+	$node->safe_psql('postgres', "SELECT levels FROM alex_index_stats('t_cos')"),
+	'>=', 3, 'the fanout 4 index grew levels through the crashes');
 
 # The recovered index keeps working: delete, vacuum, more inserts.
 $node->safe_psql('postgres', 'DELETE FROM t WHERE id % 5 = 0; VACUUM t;');

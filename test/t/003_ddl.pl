@@ -53,14 +53,21 @@ sub insert_sql
 	return $sql;
 }
 
-# Ordered ids of the $k nearest rows of $tbl to vec($q) under $op.
+# For each vec($q) of @$qs, the ordered ids of the $k nearest rows of $tbl
+# under $op, with planner $settings; one psql session for all queries.
 sub nearest
 {
-	my ($tbl, $op, $q, $k, $settings) = @_;
-	return $node->safe_psql('postgres', qq{$settings
-SELECT string_agg(id::text, ',') FROM (
-	SELECT id FROM $tbl ORDER BY v $op vec($q) LIMIT $k) s;
-});
+	my ($tbl, $op, $qs, $k, $settings) = @_;
+	my $sql = "$settings\n";
+	foreach my $q (@$qs)
+	{
+		$sql .= "SELECT coalesce(string_agg(id::text, ','), '-') FROM ("
+		  . "SELECT id FROM $tbl ORDER BY v $op vec($q) LIMIT $k) s;\n";
+	}
+	my @lines = split /\n/, $node->safe_psql('postgres', $sql);
+	die "expected " . scalar(@$qs) . " result lines, got " . scalar(@lines)
+	  unless @lines == @$qs;
+	return @lines;
 }
 
 # The plan of an ordered scan on $tbl uses index $idx.
@@ -79,29 +86,30 @@ EXPLAIN (COSTS OFF) SELECT id FROM $tbl ORDER BY v $op vec(1) LIMIT 5;
 sub check_index
 {
 	my ($tbl, $idx, $op, $label) = @_;
-	my ($ret, $stdout, $stderr) =
-	  $node->psql('postgres', "SELECT alex_index_check('$idx')");
+	my ($ret, $stdout, $stderr) = $node->psql('postgres',
+		"SELECT alex_index_check('$idx'), (SELECT entries FROM alex_index_stats('$idx'))");
 	is($ret, 0, "$label: alex_index_check('$idx') passes") or diag $stderr;
-	is($stdout,
-		$node->safe_psql('postgres',
-			"SELECT entries FROM alex_index_stats('$idx')"),
+	my ($checked, $entries) = split /\|/, $stdout;
+	is($checked, $entries,
 		"$label: alex_index_check counts the entries alex_index_stats reports");
 
-	my $via_index = $node->safe_psql('postgres', qq{$force_index
+	my ($via_index, $via_heap) = split /\n/, $node->safe_psql('postgres', qq{
+$force_index
 SELECT count(*), md5(string_agg(id::text, ',' ORDER BY id)) FROM (
 	SELECT id FROM $tbl ORDER BY v $op vec(3.5) LIMIT 100000000) s;
-});
-	my $via_heap = $node->safe_psql('postgres', qq{$force_seq
+RESET enable_seqscan;
+$force_seq
 SELECT count(*), md5(string_agg(id::text, ',' ORDER BY id)) FROM $tbl;
 });
 	is($via_index, $via_heap,
 		"$label: exhaustive scan of $idx returns every row of $tbl once");
 
-	foreach my $q (0.5, 4321.25)
+	my @qs = (0.5, 4321.25);
+	my @a = nearest($tbl, $op, \@qs, 25, $force_index);
+	my @b = nearest($tbl, $op, \@qs, 25, $force_seq);
+	foreach my $i (0 .. $#qs)
 	{
-		is( nearest($tbl, $op, $q, 25, $force_index),
-			nearest($tbl, $op, $q, 25, $force_seq),
-			"$label: exact scan of $idx equals seq scan (q=$q)");
+		is($a[$i], $b[$i], "$label: exact scan of $idx equals seq scan (q=$qs[$i])");
 	}
 }
 
@@ -146,7 +154,8 @@ CREATE UNLOGGED TABLE u (id int, v vector(8));
 CREATE INDEX u_l2 ON u USING alex (v vector_l2_ops);
 });
 $node->safe_psql('postgres', insert_sql('u', 1, 2000, 100));
-$node->safe_psql('postgres', 'CREATE INDEX u_ip ON u USING alex (v vector_ip_ops)');
+$node->safe_psql('postgres',
+	'CREATE INDEX u_ip ON u USING alex (v vector_ip_ops) WITH (fanout = 4)');
 cmp_ok(splits('u_l2'), '>', 0, 'unlogged: inserts split leaves');
 check_index('u', 'u_l2', '<->', 'unlogged');
 check_index('u', 'u_ip', '<#>', 'unlogged');
@@ -193,23 +202,27 @@ check_index('u', 'u_ip', '<#>', 'unlogged, refilled after crash');
 $node->safe_psql('postgres', q{
 CREATE TABLE r (id int, v vector(8));
 CREATE INDEX r_l2 ON r USING alex (v vector_l2_ops);
-CREATE INDEX r_cos ON r USING alex (v vector_cosine_ops);
+CREATE INDEX r_cos ON r USING alex (v vector_cosine_ops) WITH (fanout = 4);
 });
 $node->safe_psql('postgres', insert_sql('r', 1, 5000, 100));
 $node->safe_psql('postgres',
 	'DELETE FROM r WHERE id % 9 = 0; VACUUM r;');
 cmp_ok(splits('r_l2'), '>', 0, 'reindex: the grown index has split');
+my $r_levels_sql = "SELECT levels FROM alex_index_stats('r_cos')";
+cmp_ok($node->safe_psql('postgres', $r_levels_sql), '>=', 3,
+	'reindex: the fanout 4 index grew levels');
 
 my %r_op = (r_l2 => '<->', r_cos => '<=>');
 my @r_queries = (0.5, 17.25, 999.5, 2500.125, 4999.75);
 my %before;
 foreach my $idx (sort keys %r_op)
 {
-	foreach my $q (@r_queries)
+	my @a = nearest('r', $r_op{$idx}, \@r_queries, 30, $force_index);
+	my @b = nearest('r', $r_op{$idx}, \@r_queries, 30, $force_seq);
+	$before{$idx} = \@a;
+	foreach my $i (0 .. $#r_queries)
 	{
-		$before{$idx}{$q} = nearest('r', $r_op{$idx}, $q, 30, $force_index);
-		is($before{$idx}{$q}, nearest('r', $r_op{$idx}, $q, 30, $force_seq),
-			"reindex: $idx exact before rebuilding (q=$q)");
+		is($a[$i], $b[$i], "reindex: $idx exact before rebuilding (q=$r_queries[$i])");
 	}
 }
 
@@ -226,14 +239,21 @@ foreach my $command ('REINDEX INDEX', 'REINDEX INDEX CONCURRENTLY')
 			"SELECT indisvalid FROM pg_index WHERE indexrelid = '$idx'::regclass"),
 			't', "$command $idx: the index is valid");
 		uses_index('r', $idx, $r_op{$idx}, "$command $idx");
-		foreach my $q (@r_queries)
+		my @after = nearest('r', $r_op{$idx}, \@r_queries, 30, $force_index);
+		foreach my $i (0 .. $#r_queries)
 		{
-			is(nearest('r', $r_op{$idx}, $q, 30, $force_index),
-				$before{$idx}{$q}, "$command $idx: same exact results (q=$q)");
+			is($after[$i], $before{$idx}[$i],
+				"$command $idx: same exact results (q=$r_queries[$i])");
 		}
 		check_index('r', $idx, $r_op{$idx}, "$command $idx");
 	}
 }
+
+cmp_ok($node->safe_psql('postgres', $r_levels_sql), '>=', 3,
+	'reindex: the rebuilt fanout 4 index keeps its levels');
+is( $node->safe_psql('postgres',
+		"SELECT reloptions FROM pg_class WHERE relname = 'r_cos'"),
+	'{fanout=4}', 'reindex: the rebuilt index keeps its fanout option');
 
 # A rebuilt index keeps growing by inserts.
 $node->safe_psql('postgres', insert_sql('r', 5001, 8000, 100));
@@ -264,7 +284,7 @@ $node->poll_query_until('postgres', 'SELECT count(*) > 20000 FROM c')
   or die 'background inserts did not start';
 my $count_at_start = $node->safe_psql('postgres', 'SELECT count(*) FROM c');
 $node->safe_psql('postgres',
-	'CREATE INDEX CONCURRENTLY c_idx_new ON c USING alex (v vector_l2_ops) WITH (leaves = 50)');
+	'CREATE INDEX CONCURRENTLY c_idx_new ON c USING alex (v vector_l2_ops) WITH (leaves = 50, fanout = 8)');
 my $count_at_end = $node->safe_psql('postgres', 'SELECT count(*) FROM c');
 cmp_ok($count_at_end, '>', $count_at_start,
 	"CIC: rows were inserted while the index was built ($count_at_start -> $count_at_end)");

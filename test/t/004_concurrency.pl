@@ -1,14 +1,18 @@
 # 004_concurrency.pl: alex indexes under concurrent inserts, updates,
 # deletes, vacuums and queries.
 #
-# A pgbench workload runs several clients for a bounded number of
-# transactions each, every transaction picking one of these scripts:
+# Two indexes, L2 (default fanout) and cosine with fanout 4 (model node
+# splits and root splits under concurrency too).  A pgbench workload runs
+# several clients for a bounded number of transactions each, every
+# transaction picking one of these scripts:
 #   insert      committed inserts of 50 new rows (leaves keep splitting)
 #   update      moves a random range of rows to new vectors (new entries)
 #   delete      deletes a random range of rows
 #   carve       deletes the rows in a random ball of the vector space (its
 #               leaves become sparse and get merged by vacuum)
-#   vacuum      VACUUM (bulkdelete, merges, recycling of replaced leaves)
+#   vacuum      VACUUM (bulkdelete, merges, recycling of replaced leaves);
+#               without heap truncation, whose exclusive lock would make the
+#               vacuums wait for each other for seconds
 #   ann         approximate queries with few probes, on both indexes
 # Updates and deletes of different clients touch disjoint rows, so no
 # transaction can fail on a deadlock or serialization error: pgbench must
@@ -55,7 +59,7 @@ CREATE TABLE workload_done (done bool);
 INSERT INTO workload_done VALUES (false);
 CREATE SEQUENCE checks;
 CREATE INDEX t_l2 ON t USING alex (v vector_l2_ops);
-CREATE INDEX t_cos ON t USING alex (v vector_cosine_ops);
+CREATE INDEX t_cos ON t USING alex (v vector_cosine_ops) WITH (fanout = 4);
 
 -- Raise an error unless a scan of this query uses index idx.
 CREATE FUNCTION assert_index_plan(query text, idx text, q vector, k int)
@@ -164,7 +168,7 @@ DELETE FROM t WHERE id BETWEEN :lo AND :lo + 1200 AND id % :clients = :client_id
 DELETE FROM t WHERE v <-> vec(:q * 0.71) < 2.5 AND id % :clients = :client_id;
 },
 	'vacuum@1' => q{
-VACUUM t;
+VACUUM (TRUNCATE false) t;
 },
 	'ann@4' => q{
 \set q random(1, 1000000)
@@ -301,12 +305,15 @@ COMMIT;}),
 my $stats_sql = q{SELECT splits, merges, leaves FROM alex_index_stats('t_l2')};
 my ($splits0) = split /\|/, $node->safe_psql('postgres', $stats_sql);
 
-run_workload('workload', 250, 1000);
+run_workload('workload', 600, 2000);
 
 my ($splits1, $merges1, $leaves1) =
   split /\|/, $node->safe_psql('postgres', $stats_sql);
 cmp_ok($splits1, '>', $splits0,
 	"leaves split during the workload ($splits0 -> $splits1, $leaves1 leaves, $merges1 merges)");
+cmp_ok(
+	$node->safe_psql('postgres', "SELECT levels FROM alex_index_stats('t_cos')"),
+	'>=', 3, 'the fanout 4 index grew levels during the workload');
 check_final('after workload');
 
 # Vacuum twice (replaced leaves become recyclable), then a second round on
@@ -316,7 +323,7 @@ $node->safe_psql('postgres', 'SELECT txid_current()');
 $node->safe_psql('postgres', 'VACUUM t');
 check_final('after vacuum');
 
-run_workload('second workload', 150, 1000);
+run_workload('second workload', 400, 2000);
 check_final('after second workload');
 
 $node->stop;
