@@ -35,6 +35,38 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+/* Called for each page of a model node; return false to stop the walk */
+typedef bool (*AlexNodePageVisitor) (BlockNumber blkno, Page page, void *arg);
+
+/*
+ * Walk the chain of a model node from its first page, one page at a time
+ * under a share lock, calling visitor for each page.
+ */
+static void
+AlexWalkNode(Relation index, BlockNumber first, AlexNodePageVisitor visitor, void *arg)
+{
+	BlockNumber blkno = first;
+
+	while (blkno != InvalidBlockNumber)
+	{
+		Buffer		buf = ReadBuffer(index, blkno);
+		Page		page;
+		bool		go_on;
+
+		CHECK_FOR_INTERRUPTS();
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		AlexCheckPage(index, page, blkno, ALEX_PAGE_MODEL);
+		go_on = visitor(blkno, page, arg);
+		blkno = AlexPageGetOpaque(page)->next;
+		UnlockReleaseBuffer(buf);
+		if (!go_on)
+			break;
+	}
+}
+
+#define NodeEntry(page, off) ((AlexRouteEntry) PageGetItem(page, PageGetItemId(page, off)))
+
 /* Growable arrays used while loading */
 typedef struct LoadList
 {
@@ -69,6 +101,30 @@ LoadListAdd(LoadList *list, BlockNumber blkno, int parent, const float *centroid
 	list->n++;
 }
 
+typedef struct LoadState
+{
+	LoadList   *nodes;
+	LoadList   *leaves;
+	int			node;			/* index of the node being read */
+	int			level;
+} LoadState;
+
+static bool
+LoadNodePage(BlockNumber blkno, Page page, void *arg)
+{
+	LoadState  *ls = (LoadState *) arg;
+
+	ls->level = AlexPageGetOpaque(page)->level;
+	for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+	{
+		AlexRouteEntry entry = NodeEntry(page, off);
+
+		LoadListAdd(ls->level > 0 ? ls->nodes : ls->leaves, entry->child, ls->node,
+					entry->centroid);
+	}
+	return true;
+}
+
 /*
  * Read the tree breadth-first from root into one palloc'd chunk in context
  * (rd_amcache wants a single chunk).  Breadth-first order keeps the
@@ -91,39 +147,15 @@ AlexLoadRouting(Relation index, BlockNumber root, int dim, MemoryContext context
 
 	for (int i = 0; i < nodes.n; i++)
 	{
-		BlockNumber blkno = nodes.blocks[i];
-		int			level = -1;
+		LoadState	ls = {&nodes, &leaves, i, -1};
 
-		while (blkno != InvalidBlockNumber)
-		{
-			Buffer		buf = ReadBuffer(index, blkno);
-			Page		page;
-			OffsetNumber maxoff;
-
-			CHECK_FOR_INTERRUPTS();
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			page = BufferGetPage(buf);
-			AlexCheckPage(index, page, blkno, ALEX_PAGE_MODEL);
-			level = AlexPageGetOpaque(page)->level;
-			maxoff = PageGetMaxOffsetNumber(page);
-			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-			{
-				AlexRouteEntry entry = (AlexRouteEntry) PageGetItem(page, PageGetItemId(page, off));
-
-				if (level > 0)
-					LoadListAdd(&nodes, entry->child, i, entry->centroid);
-				else
-					LoadListAdd(&leaves, entry->child, i, entry->centroid);
-			}
-			blkno = AlexPageGetOpaque(page)->next;
-			UnlockReleaseBuffer(buf);
-		}
+		AlexWalkNode(index, nodes.blocks[i], LoadNodePage, &ls);
 		if (i >= nlevels_cap)
 		{
 			nlevels_cap *= 2;
 			levels = repalloc(levels, sizeof(int) * nlevels_cap);
 		}
-		levels[i] = level;
+		levels[i] = ls.level;
 	}
 
 	size = MAXALIGN(sizeof(AlexRouting)) +
@@ -452,56 +484,63 @@ typedef struct RouteLocation
 	OffsetNumber offset;
 } RouteLocation;
 
+typedef struct LocateState
+{
+	const BlockNumber *children;
+	int			nchildren;
+	RouteLocation *found;
+	int			nfound;
+	Size		room_needed;
+	BlockNumber room;
+	BlockNumber tail;
+} LocateState;
+
+static bool
+LocateInPage(BlockNumber blkno, Page page, void *arg)
+{
+	LocateState *ls = (LocateState *) arg;
+
+	for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		for (int i = 0; i < ls->nchildren; i++)
+			if (NodeEntry(page, off)->child == ls->children[i] &&
+				ls->found[i].blkno == InvalidBlockNumber)
+			{
+				ls->found[i].blkno = blkno;
+				ls->found[i].offset = off;
+				ls->nfound++;
+			}
+	if (ls->room_needed > 0 && ls->room == InvalidBlockNumber &&
+		PageGetFreeSpace(page) >= ls->room_needed)
+		ls->room = blkno;
+	ls->tail = blkno;
+	return true;
+}
+
 /*
- * Scan a node's chain (share locks, one page at a time) for the entries of
- * the given children and for the first page with room for "extra" more
- * entries.  Returns false if some child has no entry there.
+ * Scan a node's chain for the entries of the given children and for the
+ * first page with room for "extra" more entries.  Returns false if some
+ * child has no entry there.
  */
 static bool
 AlexLocateRoutes(Relation index, BlockNumber node, int dim,
 				 const BlockNumber *children, int nchildren, RouteLocation *found,
 				 int extra, BlockNumber *room, BlockNumber *tail)
 {
-	BlockNumber blkno = node;
-	Size		entry_size = ALEX_ROUTE_ENTRY_SIZE(dim);
-	int			nfound = 0;
+	LocateState ls;
 
-	*room = InvalidBlockNumber;
-	*tail = node;
 	for (int i = 0; i < nchildren; i++)
 		found[i].blkno = InvalidBlockNumber;
-
-	while (blkno != InvalidBlockNumber)
-	{
-		Buffer		buf = ReadBuffer(index, blkno);
-		Page		page;
-		OffsetNumber maxoff;
-
-		CHECK_FOR_INTERRUPTS();
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		AlexCheckPage(index, page, blkno, ALEX_PAGE_MODEL);
-		maxoff = PageGetMaxOffsetNumber(page);
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-		{
-			AlexRouteEntry entry = (AlexRouteEntry) PageGetItem(page, PageGetItemId(page, off));
-
-			for (int i = 0; i < nchildren; i++)
-				if (entry->child == children[i] && found[i].blkno == InvalidBlockNumber)
-				{
-					found[i].blkno = blkno;
-					found[i].offset = off;
-					nfound++;
-				}
-		}
-		if (extra > 0 && *room == InvalidBlockNumber &&
-			PageGetFreeSpace(page) >= (entry_size + sizeof(ItemIdData)) * extra)
-			*room = blkno;
-		*tail = blkno;
-		blkno = AlexPageGetOpaque(page)->next;
-		UnlockReleaseBuffer(buf);
-	}
-	return nfound == nchildren;
+	ls.children = children;
+	ls.nchildren = nchildren;
+	ls.found = found;
+	ls.nfound = 0;
+	ls.room_needed = extra > 0 ? (ALEX_ROUTE_ENTRY_SIZE(dim) + sizeof(ItemIdData)) * extra : 0;
+	ls.room = InvalidBlockNumber;
+	ls.tail = node;
+	AlexWalkNode(index, node, LocateInPage, &ls);
+	*room = ls.room;
+	*tail = ls.tail;
+	return ls.nfound == nchildren;
 }
 
 /*
@@ -540,6 +579,47 @@ AlexExtendModelChain(Relation index, BlockNumber node, BlockNumber tail)
 	UnlockReleaseBuffer(tail_buf);
 }
 
+typedef struct ParentSearch
+{
+	BlockNumber child;
+	int			min_level;
+	BlockNumber node;			/* the node being walked */
+	BlockNumber result;
+	BlockNumber *queue;
+	int			tail;
+	int			capacity;
+} ParentSearch;
+
+static bool
+SearchParentPage(BlockNumber blkno, Page page, void *arg)
+{
+	ParentSearch *ps = (ParentSearch *) arg;
+	int			level = AlexPageGetOpaque(page)->level;
+
+	if (level < ps->min_level)
+		return false;
+	for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+	{
+		BlockNumber child = NodeEntry(page, off)->child;
+
+		if (child == ps->child)
+		{
+			ps->result = ps->node;
+			return false;
+		}
+		if (level > ps->min_level)
+		{
+			if (ps->tail == ps->capacity)
+			{
+				ps->capacity *= 2;
+				ps->queue = repalloc(ps->queue, sizeof(BlockNumber) * ps->capacity);
+			}
+			ps->queue[ps->tail++] = child;
+		}
+	}
+	return true;
+}
+
 /*
  * The model node (first page) whose entries name child, reading only the
  * nodes of level >= min_level (so a node splitter holding the pages of a
@@ -551,55 +631,28 @@ AlexParentOf(Relation index, AlexIndexInfo *info, BlockNumber child, int min_lev
 {
 	for (;;)
 	{
-		BlockNumber queue[4096];
-		int			head = 0;
-		int			tail = 0;
-		BlockNumber result = InvalidBlockNumber;
+		ParentSearch ps;
 		uint64		version;
 
 		AlexReadIndexInfo(index, info);
 		version = info->routing_version;
-		queue[tail++] = info->root;
-
-		while (head < tail && result == InvalidBlockNumber)
+		ps.child = child;
+		ps.min_level = min_level;
+		ps.result = InvalidBlockNumber;
+		ps.capacity = 64;
+		ps.queue = palloc(sizeof(BlockNumber) * ps.capacity);
+		ps.tail = 0;
+		ps.queue[ps.tail++] = info->root;
+		for (int head = 0; head < ps.tail && ps.result == InvalidBlockNumber; head++)
 		{
-			BlockNumber node = queue[head++];
-			BlockNumber blkno = node;
-
-			while (blkno != InvalidBlockNumber && result == InvalidBlockNumber)
-			{
-				Buffer		buf = ReadBuffer(index, blkno);
-				Page		page;
-				int			level;
-
-				CHECK_FOR_INTERRUPTS();
-				LockBuffer(buf, BUFFER_LOCK_SHARE);
-				page = BufferGetPage(buf);
-				AlexCheckPage(index, page, blkno, ALEX_PAGE_MODEL);
-				level = AlexPageGetOpaque(page)->level;
-				if (level < min_level)
-				{
-					UnlockReleaseBuffer(buf);
-					break;
-				}
-				for (OffsetNumber off = FirstOffsetNumber;
-					 off <= PageGetMaxOffsetNumber(page); off++)
-				{
-					AlexRouteEntry entry = (AlexRouteEntry) PageGetItem(page, PageGetItemId(page, off));
-
-					if (entry->child == child)
-						result = node;
-					else if (level > min_level && tail < lengthof(queue))
-						queue[tail++] = entry->child;
-				}
-				blkno = AlexPageGetOpaque(page)->next;
-				UnlockReleaseBuffer(buf);
-			}
+			ps.node = ps.queue[head];
+			AlexWalkNode(index, ps.node, SearchParentPage, &ps);
 		}
+		pfree(ps.queue);
 
 		AlexReadIndexInfo(index, info);
 		if (info->routing_version == version)
-			return result;
+			return ps.result;
 	}
 }
 

@@ -164,6 +164,20 @@ AlexRouteQuery(IndexScanDesc scan, int min_leaves)
 }
 
 /*
+ * A hash set of fixed-size keys, living in context.
+ */
+static HTAB *
+MakeSet(const char *name, Size keysize, MemoryContext context)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = keysize;
+	ctl.entrysize = keysize;
+	ctl.hcxt = context;
+	return hash_create(name, 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/*
  * Scan the next batch of leaves into the candidate list, sorted, without
  * entries already returned.  Returns false when the probe budget is spent.
  */
@@ -196,28 +210,12 @@ AlexScanNextBatch(IndexScanDesc scan)
 	if (so->ncandidates > 0)
 	{
 		if (so->emitted == NULL)
-		{
-			HASHCTL		ctl;
-
-			ctl.keysize = sizeof(ItemPointerData);
-			ctl.entrysize = sizeof(ItemPointerData);
-			ctl.hcxt = so->scan_context;
-			so->emitted = hash_create("alex returned tids", 1024, &ctl,
-									  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		}
+			so->emitted = MakeSet("alex returned tids", sizeof(ItemPointerData), so->scan_context);
 		for (int i = 0; i < so->ncandidates; i++)
 			hash_search(so->emitted, &so->candidates[i].tid, HASH_ENTER, NULL);
 	}
 	if (so->probed == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(BlockNumber);
-		ctl.entrysize = sizeof(BlockNumber);
-		ctl.hcxt = so->scan_context;
-		so->probed = hash_create("alex probed leaves", 64, &ctl,
-								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
+		so->probed = MakeSet("alex probed leaves", sizeof(BlockNumber), so->scan_context);
 
 	so->ncandidates = so->next_candidate = 0;
 	if (so->candidates == NULL)
