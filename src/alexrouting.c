@@ -18,7 +18,8 @@
  * moved (a sequence lock), so it never mixes two routings.
  *
  * Lock order, everywhere: leaf head pages (ascending block number), leaf
- * data pages, then model pages by level (lowest first) and block number,
+ * data pages, then model pages by level (lowest first; within a node its
+ * first page, which every change to the node holds, then block number),
  * then the metapage.
  *
  * IDENTIFICATION
@@ -726,7 +727,11 @@ AlexSwitchRoutes(Relation index, AlexIndexInfo *info, int child_level,
 			continue;
 		}
 
-		/* the node's first page (to see it is live), and the pages to change */
+		/*
+		 * The node's first page (to see it is live; holding it serializes
+		 * all changes to the node), then the other pages to change in block
+		 * order.
+		 */
 		blocks[nblocks++] = node;
 		for (int i = 0; i < n_old + (extra > 0 ? 1 : 0); i++)
 		{
@@ -738,7 +743,7 @@ AlexSwitchRoutes(Relation index, AlexIndexInfo *info, int child_level,
 			if (!dup)
 				blocks[nblocks++] = b;
 		}
-		qsort(blocks, nblocks, sizeof(BlockNumber), BlockNumberCompare);
+		qsort(blocks + 1, nblocks - 1, sizeof(BlockNumber), BlockNumberCompare);
 		for (int i = 0; i < nblocks; i++)
 		{
 			bufs[i] = ReadBuffer(index, blocks[i]);
@@ -858,6 +863,40 @@ AlexSwitchRoutes(Relation index, AlexIndexInfo *info, int child_level,
 
 /* ---------- model node splits ---------- */
 
+/* The entries of a node, gathered for its split */
+typedef struct CollectState
+{
+	int			dim;
+	int			n;
+	int			capacity;
+	BlockNumber *children;
+	float	   *centroids;
+} CollectState;
+
+static bool
+CollectNodePage(BlockNumber blkno, Page page, void *arg)
+{
+	CollectState *cs = (CollectState *) arg;
+
+	for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+	{
+		AlexRouteEntry entry = NodeEntry(page, off);
+
+		if (cs->n == cs->capacity)
+		{
+			cs->capacity *= 2;
+			cs->children = repalloc(cs->children, sizeof(BlockNumber) * cs->capacity);
+			cs->centroids = repalloc_huge(cs->centroids,
+										  sizeof(float) * cs->dim * cs->capacity);
+		}
+		cs->children[cs->n] = entry->child;
+		memcpy(cs->centroids + (Size) cs->n * cs->dim, entry->centroid,
+			   sizeof(float) * cs->dim);
+		cs->n++;
+	}
+	return true;
+}
+
 /*
  * Split the model node (first page node_blkno) if it holds more than
  * fanout entries: its entries go to two new nodes (2-means on their
@@ -868,66 +907,49 @@ static bool
 AlexSplitNode(Relation index, AlexIndexInfo *info, BlockNumber node_blkno)
 {
 	int			dim = info->dimensions;
-	BlockNumber blocks[1024];
-	Buffer		bufs[1024];
-	int			nblocks = 0;
-	BlockNumber blkno = node_blkno;
-	int			level = 0;
-	int			n = 0;
-	int			capacity = 256;
-	BlockNumber *children = palloc(sizeof(BlockNumber) * capacity);
-	float	   *centroids = palloc(sizeof(float) * dim * capacity);
+	Buffer		first_buf;
+	Page		first_page;
+	int			level;
+	CollectState cs;
+	float	   *centroids;
+	BlockNumber *children;
+	int			n;
 	int		   *side;
 	float	   *means = palloc0(sizeof(float) * 2 * dim);
 	BlockNumber new_nodes[2];
 	bool		split = false;
 
-	/* lock the whole chain, in block order */
-	while (blkno != InvalidBlockNumber && nblocks < lengthof(blocks))
+	/*
+	 * The node's first page, held exclusively, serializes every change to
+	 * the node's entries (AlexSwitchRoutes always takes it first), so the
+	 * rest of the chain can be read one page at a time: no need to hold
+	 * hundreds of buffer locks at once.
+	 */
+	first_buf = ReadBuffer(index, node_blkno);
+	LockBuffer(first_buf, BUFFER_LOCK_EXCLUSIVE);
+	first_page = BufferGetPage(first_buf);
+	AlexCheckPage(index, first_page, node_blkno, ALEX_PAGE_MODEL);
+	if (AlexPageGetOpaque(first_page)->owner != node_blkno ||
+		(AlexPageGetOpaque(first_page)->flags & ALEX_PAGE_DELETED))
 	{
-		Buffer		buf = ReadBuffer(index, blkno);
-
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		AlexCheckPage(index, BufferGetPage(buf), blkno, ALEX_PAGE_MODEL);
-		blocks[nblocks++] = blkno;
-		blkno = AlexPageGetOpaque(BufferGetPage(buf))->next;
-		UnlockReleaseBuffer(buf);
+		UnlockReleaseBuffer(first_buf);
+		pfree(means);
+		return false;
 	}
-	qsort(blocks, nblocks, sizeof(BlockNumber), BlockNumberCompare);
-	for (int i = 0; i < nblocks; i++)
-	{
-		bufs[i] = ReadBuffer(index, blocks[i]);
-		LockBuffer(bufs[i], BUFFER_LOCK_EXCLUSIVE);
-	}
+	level = AlexPageGetOpaque(first_page)->level;
 
-	/* still live, still the same chain, still too big? */
-	for (int i = 0; i < nblocks; i++)
-	{
-		Page		page = BufferGetPage(bufs[i]);
-		OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+	cs.dim = dim;
+	cs.n = 0;
+	cs.capacity = 256;
+	cs.children = palloc(sizeof(BlockNumber) * cs.capacity);
+	cs.centroids = palloc(sizeof(float) * dim * cs.capacity);
+	CollectNodePage(node_blkno, first_page, &cs);
+	if (AlexPageGetOpaque(first_page)->next != InvalidBlockNumber)
+		AlexWalkNode(index, AlexPageGetOpaque(first_page)->next, CollectNodePage, &cs);
+	children = cs.children;
+	centroids = cs.centroids;
+	n = cs.n;
 
-		if (AlexPageGetOpaque(page)->owner != node_blkno ||
-			(blocks[i] == node_blkno && (AlexPageGetOpaque(page)->flags & ALEX_PAGE_DELETED)) ||
-			(AlexPageGetOpaque(page)->next != InvalidBlockNumber &&
-			 bsearch(&AlexPageGetOpaque(page)->next, blocks, nblocks, sizeof(BlockNumber),
-					 BlockNumberCompare) == NULL))
-			goto done;
-		level = AlexPageGetOpaque(page)->level;
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-		{
-			AlexRouteEntry entry = (AlexRouteEntry) PageGetItem(page, PageGetItemId(page, off));
-
-			if (n == capacity)
-			{
-				capacity *= 2;
-				children = repalloc(children, sizeof(BlockNumber) * capacity);
-				centroids = repalloc_huge(centroids, sizeof(float) * dim * capacity);
-			}
-			children[n] = entry->child;
-			memcpy(centroids + (Size) n * dim, entry->centroid, sizeof(float) * dim);
-			n++;
-		}
-	}
 	if (n <= (int) info->fanout || n < 2)
 		goto done;
 
@@ -967,12 +989,6 @@ AlexSplitNode(Relation index, AlexIndexInfo *info, BlockNumber node_blkno)
 	}
 
 	{
-		Buffer		first_buf = InvalidBuffer;
-
-		for (int i = 0; i < nblocks; i++)
-			if (blocks[i] == node_blkno)
-				first_buf = bufs[i];
-
 		AlexReadIndexInfo(index, info);
 		if (info->root == node_blkno)
 		{
@@ -1003,8 +1019,7 @@ AlexSplitNode(Relation index, AlexIndexInfo *info, BlockNumber node_blkno)
 	split = true;
 
 done:
-	for (int i = 0; i < nblocks; i++)
-		UnlockReleaseBuffer(bufs[i]);
+	UnlockReleaseBuffer(first_buf);
 	pfree(children);
 	pfree(centroids);
 	pfree(means);
