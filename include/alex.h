@@ -415,6 +415,7 @@ extern bool AlexLeafExpand(Relation index, Buffer head_buf, int dimensions,
 extern int	AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
 							  BlockNumber blkno, int dimensions, AlexVisitMode mode,
 							  AlexLaneVisitor visitor, void *arg);
+extern void AlexCheckLeafHead(Relation index, Page page, BlockNumber blkno, int dimensions);
 extern bool AlexDataPageBitsConsistent(AlexLeafDataHeader *hdr);
 extern int	AlexPurgeMovedLanes(Relation index, Buffer head_buf, int page_index,
 								BlockNumber blkno);

@@ -133,7 +133,7 @@ AlexInsertVector(Relation index, AlexIndexInfo *info, const float *vector,
 			AlexRefreshRouting(index, info);
 			continue;
 		}
-		AlexCheckPage(index, page, leaf, ALEX_PAGE_LEAF_HEAD);
+		AlexCheckLeafHead(index, page, leaf, dim);
 		head = AlexPageGetLeafHead(page);
 
 		for (;;)

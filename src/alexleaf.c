@@ -118,6 +118,45 @@ AlexMaxDimensions(void)
 	return dim;
 }
 
+/*
+ * Error out, never crash, when a data page's geometry is not what the
+ * index's dimensions give (a corrupted page with the right kind).
+ */
+static void
+AlexCheckDataGeometry(Relation index, AlexLeafDataHeader *hdr, BlockNumber blkno,
+					  int dimensions)
+{
+	int			lanes = AlexLanesPerPage(dimensions);
+
+	if (hdr->lanes != lanes || hdr->lane_size != AlexLaneSize(dimensions) ||
+		hdr->lane_offset != AlexDataHeaderSize(lanes) || hdr->used > lanes ||
+		hdr->moved > hdr->used)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has a corrupted leaf data page at block %u",
+						RelationGetRelationName(index), blkno),
+				 errhint("Please REINDEX it.")));
+}
+
+/*
+ * The same for a leaf head page.
+ */
+void
+AlexCheckLeafHead(Relation index, Page page, BlockNumber blkno, int dimensions)
+{
+	AlexLeafHead head;
+
+	AlexCheckPage(index, page, blkno, ALEX_PAGE_LEAF_HEAD);
+	head = AlexPageGetLeafHead(page);
+	if (head->max_pages != AlexLeafMaxPages(dimensions) || head->npages > head->max_pages ||
+		head->entries > head->capacity)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has a corrupted leaf head page at block %u",
+						RelationGetRelationName(index), blkno),
+				 errhint("Please REINDEX it.")));
+}
+
 #define LaneAt(hdr, i) \
 	((char *) (hdr) + (hdr)->lane_offset + (Size) (i) * (hdr)->lane_size)
 
@@ -412,6 +451,8 @@ AlexLeafInsert(Relation index, Buffer head_buf, const float *vector,
 	data_buf = ReadBuffer(index, head->pages[target]);
 	LockBuffer(data_buf, BUFFER_LOCK_EXCLUSIVE);
 	AlexCheckPage(index, BufferGetPage(data_buf), head->pages[target], ALEX_PAGE_LEAF_DATA);
+	AlexCheckDataGeometry(index, AlexPageGetLeafData(BufferGetPage(data_buf)),
+						  head->pages[target], dimensions);
 
 	state = GenericXLogStart(index);
 	head = AlexPageGetLeafHead(GenericXLogRegisterBuffer(state, head_buf, 0));
@@ -467,6 +508,7 @@ AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
 	page = BufferGetPage(buf);
 	AlexCheckPage(index, page, blkno, ALEX_PAGE_LEAF_DATA);
 	hdr = AlexPageGetLeafData(page);
+	AlexCheckDataGeometry(index, hdr, blkno, dimensions);
 
 	for (int lane = 0; lane < hdr->lanes; lane++)
 	{

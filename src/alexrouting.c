@@ -36,15 +36,39 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+/*
+ * Error out, never crash, if a model page's items are not routing entries
+ * of this index's size lying inside the page.
+ */
+static void
+AlexCheckModelItems(Relation index, Page page, BlockNumber blkno, int dimensions)
+{
+	Size		entry_size = ALEX_ROUTE_ENTRY_SIZE(dimensions);
+
+	for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+	{
+		ItemId		item = PageGetItemId(page, off);
+
+		if (!ItemIdIsNormal(item) || ItemIdGetLength(item) != entry_size ||
+			ItemIdGetOffset(item) + entry_size > BLCKSZ)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" has a corrupted model page at block %u",
+							RelationGetRelationName(index), blkno),
+					 errhint("Please REINDEX it.")));
+	}
+}
+
 /* Called for each page of a model node; return false to stop the walk */
 typedef bool (*AlexNodePageVisitor) (BlockNumber blkno, Page page, void *arg);
 
 /*
  * Walk the chain of a model node from its first page, one page at a time
- * under a share lock, calling visitor for each page.
+ * under a share lock, checking its items, calling visitor for each page.
  */
 static void
-AlexWalkNode(Relation index, BlockNumber first, AlexNodePageVisitor visitor, void *arg)
+AlexWalkNode(Relation index, BlockNumber first, int dimensions,
+			 AlexNodePageVisitor visitor, void *arg)
 {
 	BlockNumber blkno = first;
 
@@ -58,6 +82,7 @@ AlexWalkNode(Relation index, BlockNumber first, AlexNodePageVisitor visitor, voi
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		AlexCheckPage(index, page, blkno, ALEX_PAGE_MODEL);
+		AlexCheckModelItems(index, page, blkno, dimensions);
 		go_on = visitor(blkno, page, arg);
 		blkno = AlexPageGetOpaque(page)->next;
 		UnlockReleaseBuffer(buf);
@@ -150,7 +175,7 @@ AlexLoadRouting(Relation index, BlockNumber root, int dim, MemoryContext context
 	{
 		LoadState	ls = {&nodes, &leaves, i, -1};
 
-		AlexWalkNode(index, nodes.blocks[i], LoadNodePage, &ls);
+		AlexWalkNode(index, nodes.blocks[i], dim, LoadNodePage, &ls);
 		if (i >= nlevels_cap)
 		{
 			nlevels_cap *= 2;
@@ -538,7 +563,7 @@ AlexLocateRoutes(Relation index, BlockNumber node, int dim,
 	ls.room_needed = extra > 0 ? (ALEX_ROUTE_ENTRY_SIZE(dim) + sizeof(ItemIdData)) * extra : 0;
 	ls.room = InvalidBlockNumber;
 	ls.tail = node;
-	AlexWalkNode(index, node, LocateInPage, &ls);
+	AlexWalkNode(index, node, dim, LocateInPage, &ls);
 	*room = ls.room;
 	*tail = ls.tail;
 	return ls.nfound == nchildren;
@@ -647,7 +672,7 @@ AlexParentOf(Relation index, AlexIndexInfo *info, BlockNumber child, int min_lev
 		for (int head = 0; head < ps.tail && ps.result == InvalidBlockNumber; head++)
 		{
 			ps.node = ps.queue[head];
-			AlexWalkNode(index, ps.node, SearchParentPage, &ps);
+			AlexWalkNode(index, ps.node, info->dimensions, SearchParentPage, &ps);
 		}
 		pfree(ps.queue);
 
@@ -937,6 +962,7 @@ AlexSplitNode(Relation index, AlexIndexInfo *info, BlockNumber node_blkno)
 		return false;
 	}
 	level = AlexPageGetOpaque(first_page)->level;
+	AlexCheckModelItems(index, first_page, node_blkno, dim);
 
 	cs.dim = dim;
 	cs.n = 0;
@@ -945,7 +971,7 @@ AlexSplitNode(Relation index, AlexIndexInfo *info, BlockNumber node_blkno)
 	cs.centroids = palloc(sizeof(float) * dim * cs.capacity);
 	CollectNodePage(node_blkno, first_page, &cs);
 	if (AlexPageGetOpaque(first_page)->next != InvalidBlockNumber)
-		AlexWalkNode(index, AlexPageGetOpaque(first_page)->next, CollectNodePage, &cs);
+		AlexWalkNode(index, AlexPageGetOpaque(first_page)->next, dim, CollectNodePage, &cs);
 	children = cs.children;
 	centroids = cs.centroids;
 	n = cs.n;

@@ -116,7 +116,7 @@ ScanLeaf(Relation index, AlexScanOpaque so, BlockNumber leaf)
 	CandidateCollector cc;
 
 	LockBuffer(head_buf, BUFFER_LOCK_SHARE);
-	AlexCheckPage(index, BufferGetPage(head_buf), leaf, ALEX_PAGE_LEAF_HEAD);
+	AlexCheckLeafHead(index, BufferGetPage(head_buf), leaf, so->info.dimensions);
 	head = AlexPageGetLeafHead(BufferGetPage(head_buf));
 	npages = head->npages;
 	pages = palloc(sizeof(BlockNumber) * Max(npages, 1));

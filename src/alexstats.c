@@ -243,7 +243,7 @@ CheckLeaf(CheckState *cs, BlockNumber leaf)
 	int64		before = cs->n;
 
 	LockBuffer(head_buf, BUFFER_LOCK_SHARE);
-	AlexCheckPage(index, BufferGetPage(head_buf), leaf, ALEX_PAGE_LEAF_HEAD);
+	AlexCheckLeafHead(index, BufferGetPage(head_buf), leaf, cs->dimensions);
 	if (AlexPageGetOpaque(BufferGetPage(head_buf))->flags & ALEX_PAGE_DELETED)
 		CheckFailed(index, leaf, "The routing names a deleted leaf.");
 	head = AlexPageGetLeafHead(BufferGetPage(head_buf));

@@ -84,7 +84,7 @@ SeenBefore(BlockNumber *seen, int nseen, BlockNumber leaf)
  * longer a live leaf.
  */
 static bool
-LockLiveLeaf(Relation index, BlockNumber leaf, Buffer *buf)
+LockLiveLeaf(Relation index, BlockNumber leaf, int dimensions, Buffer *buf)
 {
 	Page		page;
 
@@ -97,7 +97,7 @@ LockLiveLeaf(Relation index, BlockNumber leaf, Buffer *buf)
 		UnlockReleaseBuffer(*buf);
 		return false;
 	}
-	AlexCheckPage(index, page, leaf, ALEX_PAGE_LEAF_HEAD);
+	AlexCheckLeafHead(index, page, leaf, dimensions);
 	return true;
 }
 
@@ -140,7 +140,7 @@ alexbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			any = true;
 
 			vacuum_delay_point();
-			if (!LockLiveLeaf(index, leaves[i], &head_buf))
+			if (!LockLiveLeaf(index, leaves[i], ii.dimensions, &head_buf))
 				continue;
 			head = AlexPageGetLeafHead(BufferGetPage(head_buf));
 			for (int p = 0; p < head->npages; p++)
@@ -176,7 +176,7 @@ ReorganizeLeaves(Relation index)
 		uint32		entries;
 
 		vacuum_delay_point();
-		if (!LockLiveLeaf(index, leaves[i], &bufs[0]))
+		if (!LockLiveLeaf(index, leaves[i], ii.dimensions, &bufs[0]))
 			continue;
 		head = AlexPageGetLeafHead(BufferGetPage(bufs[0]));
 		/* lanes a split copied elsewhere, once no scan can need them */
@@ -229,9 +229,9 @@ ReorganizeLeaves(Relation index)
 				UnlockReleaseBuffer(first);
 				if (partner < leaves[i])
 				{
-					if (!LockLiveLeaf(index, partner, &bufs[0]))
+					if (!LockLiveLeaf(index, partner, ii.dimensions, &bufs[0]))
 						continue;
-					if (!LockLiveLeaf(index, leaves[i], &bufs[1]))
+					if (!LockLiveLeaf(index, leaves[i], ii.dimensions, &bufs[1]))
 					{
 						UnlockReleaseBuffer(bufs[0]);
 						continue;
@@ -239,9 +239,9 @@ ReorganizeLeaves(Relation index)
 				}
 				else
 				{
-					if (!LockLiveLeaf(index, leaves[i], &bufs[0]))
+					if (!LockLiveLeaf(index, leaves[i], ii.dimensions, &bufs[0]))
 						continue;
-					if (!LockLiveLeaf(index, partner, &bufs[1]))
+					if (!LockLiveLeaf(index, partner, ii.dimensions, &bufs[1]))
 					{
 						UnlockReleaseBuffer(bufs[0]);
 						continue;
