@@ -415,6 +415,8 @@ extern bool AlexLeafExpand(Relation index, Buffer head_buf, int dimensions,
 extern int	AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
 							  BlockNumber blkno, int dimensions, AlexVisitMode mode,
 							  AlexLaneVisitor visitor, void *arg);
+extern uint64 AlexCountEntries(Relation index, AlexIndexInfo *info, uint64 *capacity,
+							   int *leaves);
 extern void AlexCheckLeafHead(Relation index, Page page, BlockNumber blkno, int dimensions);
 extern bool AlexDataPageBitsConsistent(AlexLeafDataHeader *hdr);
 extern int	AlexPurgeMovedLanes(Relation index, Buffer head_buf, int page_index,

@@ -723,3 +723,51 @@ AlexFloatCompare(const void *a, const void *b)
 
 	return (fa > fb) - (fa < fb);
 }
+
+/*
+ * Entries of the leaves the routing reaches (leaves an aborted split left
+ * unrouted do not count), less the lanes a split moved elsewhere, which
+ * count where they live now.  Also their lane capacity, if asked.
+ */
+uint64
+AlexCountEntries(Relation index, AlexIndexInfo *info, uint64 *capacity, int *leaves)
+{
+	AlexRouting *routing = AlexGetRouting(index, info);
+	int			n = routing->nroutes;
+	BlockNumber *heads = palloc(sizeof(BlockNumber) * Max(n, 1));
+	uint64		entries = 0;
+
+	if (capacity)
+		*capacity = 0;
+	if (leaves)
+		*leaves = n;
+	/* copy: reading pages below may reload the routing cache */
+	for (int i = 0; i < n; i++)
+		heads[i] = routing->routes[i].leaf;
+
+	for (int i = 0; i < n; i++)
+	{
+		Buffer		buf = ReadBuffer(index, heads[i]);
+		AlexLeafHead head;
+
+		CHECK_FOR_INTERRUPTS();
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		AlexCheckLeafHead(index, BufferGetPage(buf), heads[i], info->dimensions);
+		head = AlexPageGetLeafHead(BufferGetPage(buf));
+		entries += head->entries;
+		if (capacity)
+			*capacity += head->capacity;
+		for (int p = 0; p < head->npages; p++)
+		{
+			Buffer		data_buf = ReadBuffer(index, head->pages[p]);
+
+			LockBuffer(data_buf, BUFFER_LOCK_SHARE);
+			AlexCheckPage(index, BufferGetPage(data_buf), head->pages[p], ALEX_PAGE_LEAF_DATA);
+			entries -= AlexPageGetLeafData(BufferGetPage(data_buf))->moved;
+			UnlockReleaseBuffer(data_buf);
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	pfree(heads);
+	return entries;
+}

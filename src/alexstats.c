@@ -122,38 +122,12 @@ alex_index_stats(PG_FUNCTION_ARGS)
 
 	/* the leaves the routing reaches (an aborted split can leave others) */
 	{
-		AlexRouting *routing = AlexGetRouting(index, &info);
-		int			n = routing->nroutes;
-		BlockNumber *leaves = palloc(sizeof(BlockNumber) * Max(n, 1));
+		uint64		capacity;
+		int			leaves;
 
-		for (int i = 0; i < n; i++)
-			leaves[i] = routing->routes[i].leaf;
-		for (int i = 0; i < n; i++)
-		{
-			Buffer		buf = ReadBuffer(index, leaves[i]);
-			AlexLeafHead head;
-
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			AlexCheckPage(index, BufferGetPage(buf), leaves[i], ALEX_PAGE_LEAF_HEAD);
-			head = AlexPageGetLeafHead(BufferGetPage(buf));
-			st.leaf_heads++;
-			st.entries += head->entries;
-			st.capacity += head->capacity;
-
-			/* lanes a split copied elsewhere are counted where they live now */
-			for (int p = 0; p < head->npages; p++)
-			{
-				Buffer		data_buf = ReadBuffer(index, head->pages[p]);
-
-				LockBuffer(data_buf, BUFFER_LOCK_SHARE);
-				AlexCheckPage(index, BufferGetPage(data_buf), head->pages[p],
-							  ALEX_PAGE_LEAF_DATA);
-				st.entries -= AlexPageGetLeafData(BufferGetPage(data_buf))->moved;
-				UnlockReleaseBuffer(data_buf);
-			}
-			UnlockReleaseBuffer(buf);
-		}
-		pfree(leaves);
+		st.entries = (int64) AlexCountEntries(index, &info, &capacity, &leaves);
+		st.capacity = (int64) capacity;
+		st.leaf_heads = leaves;
 	}
 	relation_close(index, AccessShareLock);
 

@@ -409,13 +409,9 @@ alexvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 			RecordFreeIndexPage(index, blkno);
 			free_pages++;
 		}
-		else if (opaque->kind == ALEX_PAGE_LEAF_HEAD)
-		{
-			if (!(opaque->flags & ALEX_PAGE_DELETED))
-				entries += AlexPageGetLeafHead(page)->entries;
-			else if (GlobalVisCheckRemovableXid(NULL, opaque->delete_xid))
-				free_pages += RecycleLeaf(index, buf);
-		}
+		else if (opaque->kind == ALEX_PAGE_LEAF_HEAD && (opaque->flags & ALEX_PAGE_DELETED) &&
+				 GlobalVisCheckRemovableXid(NULL, opaque->delete_xid))
+			free_pages += RecycleLeaf(index, buf);
 		else if (opaque->kind == ALEX_PAGE_MODEL && (opaque->flags & ALEX_PAGE_DELETED) &&
 				 GlobalVisCheckRemovableXid(NULL, opaque->delete_xid))
 			recycle_node = true;
@@ -424,6 +420,13 @@ alexvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 			free_pages += RecycleNode(index, blkno);
 	}
 
+	/* the exact count: routed leaves, moved lanes where they live now */
+	{
+		AlexIndexInfo ii;
+
+		AlexReadIndexInfo(index, &ii);
+		entries = AlexCountEntries(index, &ii, NULL, NULL);
+	}
 	AlexSetTupleCount(index, entries);
 	IndexFreeSpaceMapVacuum(index);
 
