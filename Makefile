@@ -20,6 +20,7 @@ OBJS = \
 	src/alexscan.o \
 	src/alexsplit.o \
 	src/alexstats.o \
+	src/alexquant.o \
 	src/alexutils.o \
 	src/alexvacuum.o \
 	src/alexvalidate.o

@@ -14,7 +14,10 @@
  *	leaf		an ALEX data node: one ALEX_PAGE_LEAF_HEAD page (counts, the
  *				per-leaf 1-D key and its linear position model, the list of
  *				data pages) and that many ALEX_PAGE_LEAF_DATA pages, each a
- *				gapped array of fixed-size lanes with an occupancy bitmap
+ *				gapped array of fixed-size lanes with an occupancy bitmap;
+ *				each data page keeps the full vectors of its lanes in its own
+ *				ALEX_PAGE_LEAF_VECTORS pages, one byte stream in which a wide
+ *				vector simply spans page boundaries
  *
  * The bytes of one lane are the business of alexleaf.c alone (the "leaf
  * format"), so a new encoding changes that file and nothing else.
@@ -38,7 +41,7 @@
 
 /* On-disk identification */
 #define ALEX_MAGIC_NUMBER		0xA1E7DB01
-#define ALEX_FORMAT_VERSION		1
+#define ALEX_FORMAT_VERSION		2
 #define ALEX_PAGE_ID			0xFF8A
 #define ALEX_METAPAGE_BLKNO		0
 
@@ -48,6 +51,7 @@
 #define ALEX_PAGE_LEAF_HEAD		3
 #define ALEX_PAGE_LEAF_DATA		4
 #define ALEX_PAGE_FREE			5	/* recycled, waiting in the FSM */
+#define ALEX_PAGE_LEAF_VECTORS	6	/* full vectors of one data page's lanes */
 
 /* Page flags */
 #define ALEX_PAGE_DELETED		0x0001	/* leaf replaced by a split */
@@ -56,6 +60,12 @@
 #define ALEX_DISTANCE_PROC		1
 #define ALEX_METRIC_PROC		2
 #define ALEX_NUM_PROCS			2
+
+/*
+ * Vectors whose centroid does not fit on a model page route in a sketch of
+ * this many dimensions (see AlexPrepareVector).
+ */
+#define ALEX_SKETCH_DIMENSIONS	1024
 
 /* ALEX densities: bulk load at 0.7, after an expand or split at 0.6 */
 #define ALEX_BUILD_DENSITY		0.7
@@ -68,6 +78,10 @@
 #define ALEX_DEFAULT_PROBES		10
 #define ALEX_MAX_PROBES_LIMIT	100000
 #define ALEX_DEFAULT_MAX_PROBES 1000
+#define ALEX_DEFAULT_BOUND_EPSILON 4.0
+
+/* Below this many padded dimensions codes estimate too loosely: rerank all */
+#define ALEX_MIN_CODE_DIMENSIONS 128
 
 /* Reloption bounds: leaves = 0 means "choose from the row count" */
 #define ALEX_MAX_LEAVES			100000
@@ -82,6 +96,7 @@
 
 extern int	alex_probes;
 extern int	alex_max_probes;
+extern double alex_bound_epsilon;
 
 /*
  * Special space of every page.  Ends in the 2-byte page id, so tools can
@@ -91,7 +106,8 @@ typedef struct AlexPageOpaqueData
 {
 	BlockNumber next;			/* next page of the same model node chain */
 	BlockNumber owner;			/* model page: its node's first page; leaf
-								 * data page: its leaf head */
+								 * data page: its leaf head; vector page: its
+								 * data page */
 	TransactionId delete_xid;	/* when deleted: next XID at deletion */
 	uint16		kind;			/* ALEX_PAGE_* */
 	uint16		flags;			/* ALEX_PAGE_DELETED, ... */
@@ -129,6 +145,7 @@ typedef struct AlexMetaPageData
 	uint64		splits;			/* leaf splits since build */
 	uint64		expands;		/* leaf expansions since build */
 	uint64		merges;			/* leaves merged away by vacuum */
+	uint64		rotation_seed;	/* of the quantizer's rotation */
 } AlexMetaPageData;
 
 typedef AlexMetaPageData *AlexMetaPage;
@@ -165,13 +182,15 @@ typedef struct AlexLeafHeadData
 	uint16		npages;			/* data pages in use */
 	uint16		max_pages;		/* room in pages[] */
 	uint16		has_direction;
-	uint16		unused;
+	uint16		has_reference;
 	float		key_slope;
 	float		key_intercept;
 
 	/*
 	 * BlockNumber pages[max_pages]; uint16 used[max_pages] (occupied lanes
-	 * per page); then, if has_direction, float direction[dimensions]
+	 * per page); then, if has_reference, float reference[dimensions] (the
+	 * centroid lane codes are relative to); then, if has_direction, float
+	 * direction[dimensions]
 	 */
 	BlockNumber pages[FLEXIBLE_ARRAY_MEMBER];
 } AlexLeafHeadData;
@@ -191,13 +210,16 @@ typedef struct AlexLeafDataHeader
 	uint16		lane_size;
 	uint16		lane_offset;	/* from the start of the contents */
 	uint16		moved;			/* lanes a split copied to another leaf */
-	uint16		unused;
+	uint16		vector_slots;	/* length of the vector page list */
 	TransactionId moved_xid;	/* next XID when the last of them moved */
 
 	/*
 	 * Bitmaps, one bit per lane: occupied[words], then moved[words].  A
 	 * moved lane stays readable until no snapshot can still be using the
 	 * routing from before the move (see alexsplit.c), then vacuum clears it.
+	 * Then BlockNumber vector_pages[vector_slots]: lane i's vector is bytes
+	 * [i * vector size, (i + 1) * vector size) of the concatenated contents
+	 * of these pages, allocated when a lane first reaches them.
 	 */
 	uint64		occupied[FLEXIBLE_ARRAY_MEMBER];
 } AlexLeafDataHeader;
@@ -213,9 +235,12 @@ typedef enum AlexVisitMode
 
 #define AlexPageGetLeafData(page)	((AlexLeafDataHeader *) PageGetContents(page))
 
-/* Called for each occupied lane; returning true clears the lane */
+/*
+ * Called for each occupied lane; returning true clears (or marks) the lane.
+ * vector is the lane's full vector in the READ modes, NULL in the others.
+ */
 typedef bool (*AlexLaneVisitor) (ItemPointer tid, const char *payload,
-								 int dimensions, void *arg);
+								 const float *vector, int dimensions, void *arg);
 
 /* What kind of routing change, for the metapage counters */
 typedef enum AlexChange
@@ -257,7 +282,7 @@ typedef struct AlexRouting
 	Oid			relid;
 	RelFileNode node;			/* a REINDEX or TRUNCATE changes this */
 	uint64		version;
-	int			dimensions;
+	int			dimensions;		/* of the centroids: route dimensions */
 	int			nroutes;
 	AlexRoute  *routes;
 	int			nnodes;
@@ -269,6 +294,9 @@ typedef struct AlexRouting
 typedef struct AlexIndexInfo
 {
 	int			dimensions;
+	int			route_dimensions;	/* of centroids: dimensions, or the
+									 * sketch's for vectors too wide for a
+									 * model page */
 	AlexMetricKind metric;
 	BlockNumber root;
 	uint64		routing_version;
@@ -276,7 +304,37 @@ typedef struct AlexIndexInfo
 	uint32		leaves;
 	uint32		fanout;
 	uint32		levels;
+	uint64		rotation_seed;
 } AlexIndexInfo;
+
+/* The RaBitQ quantizer of an index (alexquant.c) */
+typedef struct AlexQuantizer
+{
+	int			dimensions;
+	int			padded;			/* a power of two >= dimensions */
+	uint64		seed;
+	float	   *signs;			/* the rotation's sign flips, rounds x padded */
+} AlexQuantizer;
+
+/* A query prepared for estimating against codes */
+typedef struct AlexQueryCode
+{
+	AlexMetricKind metric;
+	int			dimensions;
+	int			padded;
+	float	   *query;			/* as the estimator sees it */
+	float	   *lut;			/* 16 partial sums of P q per 4-bit nibble */
+	float		sum;			/* sum of P q */
+	float		norm;
+	float		inv_sqrt;
+} AlexQueryCode;
+
+/* The per-leaf part of an estimate */
+typedef struct AlexLeafTerms
+{
+	float		base;
+	float		norm;
+} AlexLeafTerms;
 
 /* A (distance, leaf) pair for probe ordering */
 typedef struct AlexProbe
@@ -288,9 +346,26 @@ typedef struct AlexProbe
 /* One candidate of a scan */
 typedef struct AlexCandidate
 {
-	double		distance;
+	double		bound;			/* lower bound from the code; then exact */
 	ItemPointerData tid;
+	uint16		lane;
+	int32		page;			/* index into the scan's data page list */
 } AlexCandidate;
+
+/* A data page a scan has read codes from, for reading vectors later */
+typedef struct AlexScannedPage
+{
+	BlockNumber blkno;
+	BlockNumber *vector_pages;
+} AlexScannedPage;
+
+/* A binary min-heap of candidates */
+typedef struct AlexCandidateHeap
+{
+	AlexCandidate *items;
+	int			n;
+	int			capacity;
+} AlexCandidateHeap;
 
 /* Scan state */
 typedef struct AlexScanOpaqueData
@@ -304,15 +379,19 @@ typedef struct AlexScanOpaqueData
 	AlexProbe  *probes;			/* leaves nearest first */
 	int			nprobes;
 	int			next_probe;		/* next leaf to scan */
-	AlexCandidate *candidates;	/* sorted slice ready to return */
-	int			ncandidates;
-	int			max_candidates;
-	int			next_candidate;
-	struct HTAB *emitted;		/* TIDs returned by earlier batches */
+	AlexQueryCode query_code;	/* the query, for estimating from codes */
+	AlexCandidateHeap bounds;	/* not reranked yet, by lower bound */
+	AlexCandidateHeap exact;	/* reranked, by exact distance */
+	AlexScannedPage *pages;		/* data pages of this batch */
+	int			npages;
+	int			max_pages;
+	float	   *vector;			/* a reranked vector */
+	struct HTAB *emitted;		/* TIDs returned so far */
 	struct HTAB *probed;		/* leaves already scanned */
 	int			nprobed;
 	int			total_leaves;
 	bool		routed_all;		/* probes[] holds every leaf */
+	bool		exhaustive;		/* alex.probes covers every leaf: rerank all */
 } AlexScanOpaqueData;
 
 typedef AlexScanOpaqueData *AlexScanOpaque;
@@ -370,9 +449,11 @@ extern Buffer AlexExtendFork(Relation index, ForkNumber fork);
 extern void AlexReadIndexInfo(Relation index, AlexIndexInfo *info);
 extern AlexMetricKind AlexGetMetric(Relation index);
 extern const float *AlexDatumVector(Relation index, Datum value, int *dim);
-extern bool AlexPrepareVector(AlexMetricKind metric, const float *in, float *out, int dim);
+extern int	AlexRouteDimensions(int dimensions);
+extern bool AlexPrepareVector(const AlexIndexInfo *info, const float *in, float *out);
 extern float AlexRouteDistance(AlexMetricKind metric, const float *a, const float *b, int dim);
 extern void AlexSetTupleCount(Relation index, uint64 tuples);
+extern const float *AlexCodeReference(const AlexIndexInfo *info, const float *centroid);
 
 /* alexbuild.c */
 extern bool AlexIndexableValue(Relation index, const AlexIndexInfo *info, Datum value,
@@ -400,16 +481,19 @@ extern void AlexSplitNodes(Relation index, AlexIndexInfo *info);
 extern Size AlexLanePayloadSize(int dimensions);
 extern int	AlexLanesPerPage(int dimensions);
 extern int	AlexMaxDimensions(void);
+extern int	AlexVectorSlots(int dimensions);
+extern BlockNumber *AlexVectorPageList(AlexLeafDataHeader *hdr);
+extern void AlexCheckVectorPage(Relation index, Page page, BlockNumber blkno,
+								BlockNumber data_blkno);
 extern int	AlexLeafMaxPages(int dimensions);
-extern void AlexEncodeLane(const float *vector, int dimensions, char *payload);
-extern const float *AlexLaneVector(const char *payload);
-extern double AlexLaneDistance(AlexMetricKind metric, const float *query,
-							   const char *payload, int dimensions);
+extern double AlexExactDistance(AlexMetricKind metric, const float *query,
+								const float *vector, int dimensions);
 extern BlockNumber AlexCreateLeaf(Relation index, int dimensions, int capacity,
 								  const float *direction, float key_slope,
-								  float key_intercept);
-extern bool AlexLeafInsert(Relation index, Buffer head_buf, const float *vector,
-						   int dimensions, ItemPointer tid);
+								  float key_intercept, const float *reference);
+extern bool AlexLeafInsert(Relation index, const AlexIndexInfo *info, Buffer head_buf,
+						   const float *vector, ItemPointer tid);
+extern const float *AlexLeafReference(const AlexLeafHead head, int dimensions);
 extern bool AlexLeafExpand(Relation index, Buffer head_buf, int dimensions,
 						   int extra_pages);
 extern int	AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
@@ -419,6 +503,12 @@ extern uint64 AlexCountEntries(Relation index, AlexIndexInfo *info, uint64 *capa
 							   int *leaves);
 extern void AlexCheckLeafHead(Relation index, Page page, BlockNumber blkno, int dimensions);
 extern bool AlexDataPageBitsConsistent(AlexLeafDataHeader *hdr);
+typedef void (*AlexCodeVisitor) (ItemPointer tid, const char *payload, int lane, void *arg);
+extern BlockNumber *AlexVisitCodes(Relation index, BlockNumber blkno, int dimensions,
+								   AlexCodeVisitor visitor, void *arg);
+extern void AlexReadLaneVector(Relation index, BlockNumber data_blkno,
+							   const BlockNumber *vector_pages, int lane, int dimensions,
+							   float *out);
 extern int	AlexPurgeMovedLanes(Relation index, Buffer head_buf, int page_index,
 								BlockNumber blkno);
 extern int	AlexLeafUsedCount(const AlexLeafHead head, int page_index);
@@ -428,6 +518,22 @@ extern void AlexFitDirection(const float *vectors, int n, int dimensions,
 							 float *direction, float *slope, float *intercept,
 							 int npages);
 extern int	AlexFloatCompare(const void *a, const void *b);
+
+/* alexquant.c: RaBitQ lane codes */
+#define ALEX_ROTATION_SEED	UINT64CONST(0x0A1E7DB0C0DE5EED)
+
+extern Size AlexCodeSize(int dimensions);
+extern bool AlexCodesUsable(int dimensions);
+extern const AlexQuantizer *AlexGetQuantizer(int dimensions, uint64 seed);
+extern void AlexRotate(const AlexQuantizer *qz, const float *in, float *out);
+extern void AlexEncodeCode(const AlexQuantizer *qz, AlexMetricKind metric,
+						   const float *vector, const float *reference, char *payload);
+extern void AlexPrepareQueryCode(const AlexQuantizer *qz, AlexMetricKind metric,
+								 const float *query, AlexQueryCode *qc);
+extern void AlexLeafQueryTerms(const AlexQueryCode *qc, const float *reference,
+							   AlexLeafTerms *terms);
+extern double AlexCodeLowerBound(const AlexQueryCode *qc, const AlexLeafTerms *terms,
+								 const char *payload);
 
 /* alexkmeans.c */
 extern int	AlexNearestCentroid(AlexMetricKind metric, const float *x,

@@ -284,7 +284,7 @@ CREATE OPERATOR CLASS vector_l1_ops
 CREATE FUNCTION alex_index_stats(index regclass,
 	OUT levels int4, OUT model_pages int8, OUT leaves int8, OUT entries int8,
 	OUT capacity int8, OUT fill float8, OUT pages int8, OUT leaf_data_pages int8,
-	OUT free_pages int8, OUT deleted_leaves int8, OUT splits int8,
+	OUT leaf_vector_pages int8, OUT free_pages int8, OUT deleted_leaves int8, OUT splits int8,
 	OUT expands int8, OUT merges int8)
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT PARALLEL SAFE;
 

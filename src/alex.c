@@ -28,6 +28,7 @@
 
 int			alex_probes = ALEX_DEFAULT_PROBES;
 int			alex_max_probes = ALEX_DEFAULT_MAX_PROBES;
+double		alex_bound_epsilon = ALEX_DEFAULT_BOUND_EPSILON;
 
 static relopt_kind alex_relopt_kind;
 
@@ -63,6 +64,11 @@ AlexInit(void)
 							"The scan continues past alex.probes, nearest leaves first, until the query has its rows or this many leaves were probed.",
 							&alex_max_probes, ALEX_DEFAULT_MAX_PROBES, 1, ALEX_MAX_PROBES_LIMIT,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("alex.bound_epsilon",
+							 "Sets how wide the error bound of a quantized distance is, in standard deviations.",
+							 "Rows come out in exact distance order unless an estimate errs by more than this; higher is stricter and slower.",
+							 &alex_bound_epsilon, ALEX_DEFAULT_BOUND_EPSILON, 0, 20,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("alex");
 #endif

@@ -67,6 +67,7 @@ AlexWriteInitialPages(Relation index, ForkNumber fork, int dimensions,
 	meta->root = BufferGetBlockNumber(root_buf);
 	meta->levels = 1;
 	meta->fanout = fanout;
+	meta->rotation_seed = ALEX_ROTATION_SEED;
 	((PageHeader) page)->pd_lower = (char *) meta + sizeof(AlexMetaPageData) - (char *) page;
 	MarkBufferDirty(meta_buf);
 
@@ -212,7 +213,7 @@ AlexBuildTree(AlexBuildState *bs, BlockNumber *children, float *centroids, int n
 			  int nleaves)
 {
 	Relation	index = bs->index;
-	int			dim = bs->info.dimensions;
+	int			dim = bs->info.route_dimensions;
 	int			fanout = bs->info.fanout;
 	int			level = 0;
 	Buffer		buf;
@@ -293,18 +294,19 @@ static void
 AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
 {
 	int			dim = bs->info.dimensions;
+	int			rdim = bs->info.route_dimensions;
 	int		   *counts = palloc0(sizeof(int) * k);
 	int		   *assignment = palloc(sizeof(int) * bs->sample_count);
 	BlockNumber *leaves = palloc(sizeof(BlockNumber) * k);
-	float	   *routed = palloc(sizeof(float) * dim);
+	float	   *routed = palloc(sizeof(float) * rdim);
 	float	   *members = palloc(sizeof(float) * dim * Max(bs->sample_count, 1));
 	float	   *direction = palloc(sizeof(float) * dim);
-	float	   *tree_centroids = palloc(sizeof(float) * dim * k);
+	float	   *tree_centroids = palloc(sizeof(float) * rdim * k);
 
 	for (int i = 0; i < bs->sample_count; i++)
 	{
-		AlexPrepareVector(bs->info.metric, bs->samples + (Size) i * dim, routed, dim);
-		assignment[i] = AlexNearestCentroid(bs->info.metric, routed, centroids, k, dim);
+		AlexPrepareVector(&bs->info, bs->samples + (Size) i * dim, routed);
+		assignment[i] = AlexNearestCentroid(bs->info.metric, routed, centroids, k, rdim);
 		counts[assignment[i]]++;
 	}
 
@@ -324,10 +326,11 @@ AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
 				memcpy(members + (Size) n++ * dim, bs->samples + (Size) i * dim,
 					   sizeof(float) * dim);
 		AlexFitDirection(members, n, dim, direction, &slope, &intercept, pages);
-		leaves[c] = AlexCreateLeaf(bs->index, dim, capacity, direction, slope, intercept);
+		leaves[c] = AlexCreateLeaf(bs->index, dim, capacity, direction, slope, intercept,
+								   AlexCodeReference(&bs->info, centroids + (Size) c * rdim));
 	}
 
-	memcpy(tree_centroids, centroids, sizeof(float) * dim * k);
+	memcpy(tree_centroids, centroids, sizeof(float) * rdim * k);
 	AlexBuildTree(bs, leaves, tree_centroids, k, k);
 
 	pfree(counts);
@@ -358,6 +361,7 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	bs.index = index;
 	bs.index_info = indexInfo;
 	bs.info.dimensions = AlexIndexDimensions(index);
+	bs.info.route_dimensions = AlexRouteDimensions(bs.info.dimensions);
 	bs.info.metric = AlexGetMetric(index);
 	bs.info.fanout = AlexFanoutOption(index);
 	bs.tmp_context = AllocSetContextCreate(CurrentMemoryContext, "alex build",
@@ -377,7 +381,9 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	if (bs.sample_count > 0)
 	{
-		float	   *routed = palloc(sizeof(float) * bs.info.dimensions * bs.sample_count);
+		int			rdim = bs.info.route_dimensions;
+		float	   *routed = palloc_extended(sizeof(float) * rdim * bs.sample_count,
+											 MCXT_ALLOC_HUGE);
 		float	   *centroids;
 
 		/* 2. k-means on the sample, in routing space */
@@ -386,10 +392,10 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 			(int) round(bs.rows_seen / AlexTargetLeafSize(bs.rows_seen));
 		k = Max(1, Min(k, bs.sample_count));
 		for (int i = 0; i < bs.sample_count; i++)
-			AlexPrepareVector(bs.info.metric, bs.samples + (Size) i * bs.info.dimensions,
-							  routed + (Size) i * bs.info.dimensions, bs.info.dimensions);
-		centroids = palloc(sizeof(float) * bs.info.dimensions * k);
-		AlexKmeans(routed, bs.sample_count, bs.info.dimensions, bs.info.metric, k, centroids);
+			AlexPrepareVector(&bs.info, bs.samples + (Size) i * bs.info.dimensions,
+							  routed + (Size) i * rdim);
+		centroids = palloc(sizeof(float) * rdim * k);
+		AlexKmeans(routed, bs.sample_count, rdim, bs.info.metric, k, centroids);
 		pfree(routed);
 
 		/* 3. empty leaves, routed */

@@ -80,7 +80,8 @@ AlexAddFirstLeaf(Relation index, AlexIndexInfo *info, const float *routed)
 {
 	int			dim = info->dimensions;
 	int			capacity = (int) ceil(AlexTargetLeafSize(0) / ALEX_BUILD_DENSITY);
-	BlockNumber leaf = AlexCreateLeaf(index, dim, capacity, NULL, 0, 0);
+	BlockNumber leaf = AlexCreateLeaf(index, dim, capacity, NULL, 0, 0,
+									  AlexCodeReference(info, routed));
 
 	AlexSwitchRoutes(index, info, -1, NULL, NULL, 0, &leaf, routed, 1, 0,
 					 ALEX_CHANGE_NEW_LEAF);
@@ -96,10 +97,11 @@ AlexInsertVector(Relation index, AlexIndexInfo *info, const float *vector,
 				 ItemPointer tid, bool building)
 {
 	int			dim = info->dimensions;
-	float	   *routed = palloc(sizeof(float) * dim);
-	float	   *centroid = palloc(sizeof(float) * dim);
+	int			rdim = info->route_dimensions;
+	float	   *routed = palloc(sizeof(float) * rdim);
+	float	   *centroid = palloc(sizeof(float) * rdim);
 
-	AlexPrepareVector(info->metric, vector, routed, dim);
+	AlexPrepareVector(info, vector, routed);
 
 	for (;;)
 	{
@@ -120,7 +122,7 @@ AlexInsertVector(Relation index, AlexIndexInfo *info, const float *vector,
 
 		route = AlexNearestRoute(routing, info->metric, routed);
 		leaf = routing->routes[route].leaf;
-		memcpy(centroid, routing->routes[route].centroid, sizeof(float) * dim);
+		memcpy(centroid, routing->routes[route].centroid, sizeof(float) * rdim);
 		head_buf = ReadBuffer(index, leaf);
 		LockBuffer(head_buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(head_buf);
@@ -155,7 +157,7 @@ AlexInsertVector(Relation index, AlexIndexInfo *info, const float *vector,
 				goto done;
 			}
 
-			if (AlexLeafInsert(index, head_buf, vector, dim, tid))
+			if (AlexLeafInsert(index, info, head_buf, vector, tid))
 			{
 				UnlockReleaseBuffer(head_buf);
 				goto done;

@@ -25,6 +25,7 @@
 #include "port/pg_bitutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "vector.h"
 
 /* Bytes of page contents: page minus page header and special space */
 #define ALEX_PAGE_CONTENT_SIZE \
@@ -32,40 +33,31 @@
 
 /* ---------- the lane format ---------- */
 
+/*
+ * Bytes a lane keeps after its heap TID: the vector's RaBitQ code (see
+ * alexquant.c).  The full vector lives in the data page's vector pages.
+ */
 Size
 AlexLanePayloadSize(int dimensions)
 {
-	return sizeof(float) * dimensions;
+	return AlexCodeSize(dimensions);
 }
 
 static Size
 AlexLaneSize(int dimensions)
 {
-	return MAXALIGN(sizeof(ItemPointerData)) + AlexLanePayloadSize(dimensions);
+	return MAXALIGN(sizeof(ItemPointerData)) + MAXALIGN(AlexLanePayloadSize(dimensions));
 }
 
-void
-AlexEncodeLane(const float *vector, int dimensions, char *payload)
-{
-	memcpy(payload, vector, sizeof(float) * dimensions);
-}
-
-const float *
-AlexLaneVector(const char *payload)
-{
-	return (const float *) payload;
-}
 
 /*
- * Exact distance between the query and a lane, equal to what the SQL
- * operator returns for the same two vectors.
+ * Exact distance between the query and a stored vector, equal to what the
+ * SQL operator returns for the same two vectors.
  */
 double
-AlexLaneDistance(AlexMetricKind metric, const float *query, const char *payload,
-				 int dimensions)
+AlexExactDistance(AlexMetricKind metric, const float *query, const float *x,
+				  int dimensions)
 {
-	const float *x = AlexLaneVector(payload);
-
 	switch (metric)
 	{
 		case ALEX_METRIC_L2:
@@ -84,38 +76,68 @@ AlexLaneDistance(AlexMetricKind metric, const float *query, const char *payload,
 
 #define BitmapWords(lanes)	(((lanes) + 63) / 64)
 
+/*
+ * A data page holds at most this many lanes, and lists at most this many
+ * vector pages: enough lanes for a gapped array to absorb inserts, few
+ * enough vector pages that a 16,000-dimension page stays small.
+ */
+#define ALEX_MAX_LANES_PER_PAGE		256
+#define ALEX_MAX_VECTOR_PAGES		32
+
+/* Vector bytes one vector page holds: all of its contents */
+#define ALEX_VECTOR_PAGE_BYTES		ALEX_PAGE_CONTENT_SIZE
+
+static inline Size
+VectorBytes(int dimensions)
+{
+	return sizeof(float) * (Size) dimensions;
+}
+
+static int
+VectorSlotsFor(int lanes, int dimensions)
+{
+	return (int) ((lanes * VectorBytes(dimensions) + ALEX_VECTOR_PAGE_BYTES - 1) /
+				  ALEX_VECTOR_PAGE_BYTES);
+}
+
 static Size
-AlexDataHeaderSize(int lanes)
+AlexDataHeaderSize(int lanes, int dimensions)
 {
 	return MAXALIGN(offsetof(AlexLeafDataHeader, occupied) +
-					2 * sizeof(uint64) * BitmapWords(lanes));
+					2 * sizeof(uint64) * BitmapWords(lanes) +
+					sizeof(BlockNumber) * VectorSlotsFor(lanes, dimensions));
 }
 
 int
 AlexLanesPerPage(int dimensions)
 {
 	Size		lane_size = AlexLaneSize(dimensions);
-	int			lanes = ALEX_PAGE_CONTENT_SIZE / lane_size;
+	int			lanes;
 
-	while (lanes > 0 && AlexDataHeaderSize(lanes) + lanes * lane_size > ALEX_PAGE_CONTENT_SIZE)
+	lanes = (int) Max(1, ALEX_MAX_VECTOR_PAGES * ALEX_VECTOR_PAGE_BYTES /
+					  VectorBytes(dimensions));
+	lanes = Min(lanes, ALEX_MAX_LANES_PER_PAGE);
+	while (lanes > 1 &&
+		   AlexDataHeaderSize(lanes, dimensions) + lanes * lane_size > ALEX_PAGE_CONTENT_SIZE)
 		lanes--;
 	return lanes;
 }
 
+/* How many vector pages a data page lists */
+int
+AlexVectorSlots(int dimensions)
+{
+	return VectorSlotsFor(AlexLanesPerPage(dimensions), dimensions);
+}
+
 /*
- * Widest vector a leaf lane and a routing entry can hold on one page.
+ * Widest vector an alex index takes: the vector type's own limit, since a
+ * vector spans as many vector pages as it needs.
  */
 int
 AlexMaxDimensions(void)
 {
-	int			dim = (ALEX_PAGE_CONTENT_SIZE - AlexDataHeaderSize(1) -
-					   MAXALIGN(sizeof(ItemPointerData))) / sizeof(float);
-
-	while (dim > 0 && (ALEX_ROUTE_ENTRY_SIZE(dim) + sizeof(ItemIdData) >
-					   BLCKSZ - SizeOfPageHeaderData - MAXALIGN(sizeof(AlexPageOpaqueData)) ||
-					   AlexLanesPerPage(dim) < 1))
-		dim--;
-	return dim;
+	return VECTOR_MAX_DIM;
 }
 
 /*
@@ -129,8 +151,9 @@ AlexCheckDataGeometry(Relation index, AlexLeafDataHeader *hdr, BlockNumber blkno
 	int			lanes = AlexLanesPerPage(dimensions);
 
 	if (hdr->lanes != lanes || hdr->lane_size != AlexLaneSize(dimensions) ||
-		hdr->lane_offset != AlexDataHeaderSize(lanes) || hdr->used > lanes ||
-		hdr->moved > hdr->used)
+		hdr->lane_offset != AlexDataHeaderSize(lanes, dimensions) ||
+		hdr->vector_slots != VectorSlotsFor(lanes, dimensions) ||
+		hdr->used > lanes || hdr->moved > hdr->used)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("index \"%s\" has a corrupted leaf data page at block %u",
@@ -178,6 +201,12 @@ LaneMoved(AlexLeafDataHeader *hdr, int lane)
 	return (MovedBitmap(hdr)[lane / 64] >> (lane % 64)) & 1;
 }
 
+BlockNumber *
+AlexVectorPageList(AlexLeafDataHeader *hdr)
+{
+	return (BlockNumber *) (hdr->occupied + 2 * BitmapWords(hdr->lanes));
+}
+
 static void
 AlexInitDataPage(Page page, int dimensions, BlockNumber head)
 {
@@ -190,14 +219,194 @@ AlexInitDataPage(Page page, int dimensions, BlockNumber head)
 	hdr->lanes = lanes;
 	hdr->used = 0;
 	hdr->lane_size = AlexLaneSize(dimensions);
-	hdr->lane_offset = AlexDataHeaderSize(lanes);
+	hdr->lane_offset = AlexDataHeaderSize(lanes, dimensions);
 	hdr->moved = 0;
-	hdr->unused = 0;
+	hdr->vector_slots = VectorSlotsFor(lanes, dimensions);
 	hdr->moved_xid = InvalidTransactionId;
 	memset(hdr->occupied, 0, 2 * sizeof(uint64) * BitmapWords(lanes));
+	for (int s = 0; s < hdr->vector_slots; s++)
+		AlexVectorPageList(hdr)[s] = InvalidBlockNumber;
 	/* keep the whole lane area inside pd_lower so GenericXLog logs it */
 	((PageHeader) page)->pd_lower = MAXALIGN(SizeOfPageHeaderData) +
 		hdr->lane_offset + lanes * hdr->lane_size;
+}
+
+/* ---------- vector pages ---------- */
+
+static void
+AlexInitVectorPage(Page page, BlockNumber data_blkno)
+{
+	AlexInitPage(page, ALEX_PAGE_LEAF_VECTORS);
+	AlexPageGetOpaque(page)->owner = data_blkno;
+	((PageHeader) page)->pd_lower = MAXALIGN(SizeOfPageHeaderData) + ALEX_VECTOR_PAGE_BYTES;
+}
+
+/*
+ * Is this the vector page of that data page?  Errors out if not.
+ */
+void
+AlexCheckVectorPage(Relation index, Page page, BlockNumber blkno, BlockNumber data_blkno)
+{
+	AlexCheckPage(index, page, blkno, ALEX_PAGE_LEAF_VECTORS);
+	if (AlexPageGetOpaque(page)->owner != data_blkno ||
+		((PageHeader) page)->pd_lower < MAXALIGN(SizeOfPageHeaderData) + ALEX_VECTOR_PAGE_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has a corrupted vector page at block %u",
+						RelationGetRelationName(index), blkno),
+				 errhint("Please REINDEX it.")));
+}
+
+/*
+ * Reads the vectors of one data page's lanes, holding one vector page (share
+ * locked, after the data page: the lock order) at a time.
+ */
+typedef struct VectorReader
+{
+	Relation	index;
+	BlockNumber data_blkno;
+	AlexLeafDataHeader *hdr;
+	int			dimensions;
+	int			slot;			/* slot of buf, or -1 */
+	Buffer		buf;
+	float	   *scratch;		/* a vector that spans pages, copied */
+} VectorReader;
+
+static void
+VectorReaderInit(VectorReader *r, Relation index, BlockNumber data_blkno,
+				 AlexLeafDataHeader *hdr, int dimensions)
+{
+	r->index = index;
+	r->data_blkno = data_blkno;
+	r->hdr = hdr;
+	r->dimensions = dimensions;
+	r->slot = -1;
+	r->buf = InvalidBuffer;
+	r->scratch = NULL;
+}
+
+static const char *
+VectorReaderHold(VectorReader *r, int slot)
+{
+	if (r->slot != slot)
+	{
+		BlockNumber blkno = AlexVectorPageList(r->hdr)[slot];
+
+		if (r->slot >= 0)
+			UnlockReleaseBuffer(r->buf);
+		r->slot = -1;
+		if (blkno == InvalidBlockNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" has an occupied lane without a vector page at block %u",
+							RelationGetRelationName(r->index), r->data_blkno),
+					 errhint("Please REINDEX it.")));
+		r->buf = ReadBuffer(r->index, blkno);
+		LockBuffer(r->buf, BUFFER_LOCK_SHARE);
+		r->slot = slot;
+		AlexCheckVectorPage(r->index, BufferGetPage(r->buf), blkno, r->data_blkno);
+	}
+	return PageGetContents(BufferGetPage(r->buf));
+}
+
+/* The vector of a lane; valid until the next call */
+static const float *
+VectorReaderGet(VectorReader *r, int lane)
+{
+	Size		bytes = VectorBytes(r->dimensions);
+	Size		start = (Size) lane * bytes;
+	Size		end = start + bytes;
+	int			first = start / ALEX_VECTOR_PAGE_BYTES;
+	int			last = (end - 1) / ALEX_VECTOR_PAGE_BYTES;
+
+	if (first == last)
+		return (const float *) (VectorReaderHold(r, first) + start % ALEX_VECTOR_PAGE_BYTES);
+
+	if (r->scratch == NULL)
+		r->scratch = palloc(bytes);
+	for (int slot = first; slot <= last; slot++)
+	{
+		Size		page_start = (Size) slot * ALEX_VECTOR_PAGE_BYTES;
+		Size		from = Max(start, page_start);
+		Size		to = Min(end, page_start + ALEX_VECTOR_PAGE_BYTES);
+
+		memcpy((char *) r->scratch + (from - start),
+			   VectorReaderHold(r, slot) + (from - page_start), to - from);
+	}
+	return r->scratch;
+}
+
+static void
+VectorReaderEnd(VectorReader *r)
+{
+	if (r->slot >= 0)
+		UnlockReleaseBuffer(r->buf);
+	if (r->scratch)
+		pfree(r->scratch);
+}
+
+/*
+ * Copy the part of a vector (bytes [start, end) of the data page's vector
+ * stream) that falls in slot's page into that page.
+ */
+static void
+CopyVectorPiece(Page page, int slot, const float *vector, Size start, Size end)
+{
+	Size		page_start = (Size) slot * ALEX_VECTOR_PAGE_BYTES;
+	Size		from = Max(start, page_start);
+	Size		to = Min(end, page_start + ALEX_VECTOR_PAGE_BYTES);
+
+	memcpy(PageGetContents(page) + (from - page_start),
+		   (const char *) vector + (from - start), to - from);
+}
+
+/*
+ * Lock the vector page of a slot for writing; an empty slot gets a new
+ * page, which the caller initialises and lists in the same WAL record.
+ */
+static Buffer
+LockVectorSlot(Relation index, AlexLeafDataHeader *hdr, BlockNumber data_blkno,
+			   int slot, bool *is_new)
+{
+	BlockNumber blkno = AlexVectorPageList(hdr)[slot];
+	Buffer		buf;
+
+	*is_new = blkno == InvalidBlockNumber;
+	if (*is_new)
+		return AlexNewBuffer(index);
+	buf = ReadBuffer(index, blkno);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	AlexCheckVectorPage(index, BufferGetPage(buf), blkno, data_blkno);
+	return buf;
+}
+
+/*
+ * Write the vector of a lane into slots [first, first + n) of the data page
+ * whose buffer the caller holds exclusively, inside the caller's record,
+ * in which hdr is the registered data page.
+ */
+static void
+WriteVectorSlots(Relation index, GenericXLogState *state, Buffer data_buf,
+				 AlexLeafDataHeader *hdr, int first, int n, const float *vector,
+				 Size start, Size end, Buffer *bufs)
+{
+	BlockNumber data_blkno = BufferGetBlockNumber(data_buf);
+
+	for (int i = 0; i < n; i++)
+	{
+		bool		is_new;
+		Page		page;
+
+		bufs[i] = LockVectorSlot(index, hdr, data_blkno, first + i, &is_new);
+		page = GenericXLogRegisterBuffer(state, bufs[i],
+										 is_new ? GENERIC_XLOG_FULL_IMAGE : 0);
+		if (is_new)
+		{
+			AlexInitVectorPage(page, data_blkno);
+			AlexVectorPageList(hdr)[first + i] = BufferGetBlockNumber(bufs[i]);
+		}
+		CopyVectorPiece(page, first + i, vector, start, end);
+	}
 }
 
 /* ---------- head page geometry ---------- */
@@ -209,30 +418,35 @@ AlexHeadFixedSize(void)
 }
 
 /*
- * How many data pages a leaf can list, and whether the key direction fits
- * beside the list.  Each page costs a block number and a used-lane count.
+ * How many data pages a leaf can list, and whether its code reference and
+ * its key direction fit beside the list (the reference first: codes need
+ * it more than placement needs the direction).  Each page costs a block
+ * number and a used-lane count.
  */
 static int
-AlexHeadCapacity(int dimensions, bool *has_direction)
+AlexHeadCapacity(int dimensions, bool *reference_room, bool *direction_room)
 {
-	Size		avail = ALEX_PAGE_CONTENT_SIZE - AlexHeadFixedSize();
+	Size		avail = ALEX_PAGE_CONTENT_SIZE - AlexHeadFixedSize() - MAXIMUM_ALIGNOF;
 	Size		per_page = sizeof(BlockNumber) + sizeof(uint16);
-	Size		direction = sizeof(float) * dimensions;
+	Size		vector = sizeof(float) * dimensions;
 
-	/* keep the direction if that still leaves room for a useful leaf */
-	direction += MAXIMUM_ALIGNOF;	/* it starts MAXALIGNed */
-	*has_direction = avail > direction && (avail - direction) / per_page >= 64;
-	if (*has_direction)
-		avail -= direction;
+	/* keep each if that still leaves room for a useful leaf */
+	*reference_room = avail > vector && (avail - vector) / per_page >= 64;
+	if (*reference_room)
+		avail -= vector;
+	*direction_room = avail > vector && (avail - vector) / per_page >= 64;
+	if (*direction_room)
+		avail -= vector;
 	return Min(avail / per_page, PG_UINT16_MAX);
 }
 
 int
 AlexLeafMaxPages(int dimensions)
 {
-	bool		has_direction;
+	bool		reference_room;
+	bool		direction_room;
 
-	return AlexHeadCapacity(dimensions, &has_direction);
+	return AlexHeadCapacity(dimensions, &reference_room, &direction_room);
 }
 
 static inline uint16 *
@@ -241,11 +455,33 @@ HeadUsed(AlexLeafHead head)
 	return (uint16 *) ((char *) head->pages + sizeof(BlockNumber) * head->max_pages);
 }
 
-/* Layout after the fixed part: pages[max], used[max], then direction[dim] */
+/*
+ * Layout after the fixed part: pages[max], used[max], then (MAXALIGNed)
+ * direction[dim] and reference[dim] where the head has room for them.
+ */
 static inline float *
 HeadDirection(AlexLeafHead head)
 {
 	return (float *) MAXALIGN((char *) HeadUsed(head) + sizeof(uint16) * head->max_pages);
+}
+
+static inline float *
+HeadReference(AlexLeafHead head, int dimensions)
+{
+	bool		reference_room;
+	bool		direction_room;
+
+	AlexHeadCapacity(dimensions, &reference_room, &direction_room);
+	return HeadDirection(head) + (direction_room ? dimensions : 0);
+}
+
+/* The vector the leaf's lane codes are relative to; NULL means zero */
+const float *
+AlexLeafReference(const AlexLeafHead head, int dimensions)
+{
+	if (!head->has_reference)
+		return NULL;
+	return HeadReference((AlexLeafHead) head, dimensions);
 }
 
 int
@@ -276,11 +512,12 @@ AlexLeafGetDirection(const AlexLeafHead head, int dimensions, float *out)
 
 static void
 AlexInitHeadPage(Page page, int dimensions, const float *direction,
-				 float slope, float intercept)
+				 float slope, float intercept, const float *reference)
 {
 	AlexLeafHead head;
-	bool		has_direction;
-	int			max_pages = AlexHeadCapacity(dimensions, &has_direction);
+	bool		reference_room;
+	bool		direction_room;
+	int			max_pages = AlexHeadCapacity(dimensions, &reference_room, &direction_room);
 
 	AlexInitPage(page, ALEX_PAGE_LEAF_HEAD);
 	head = AlexPageGetLeafHead(page);
@@ -288,15 +525,18 @@ AlexInitHeadPage(Page page, int dimensions, const float *direction,
 	head->capacity = 0;
 	head->npages = 0;
 	head->max_pages = max_pages;
-	head->has_direction = has_direction && direction != NULL;
+	head->has_direction = direction_room && direction != NULL;
+	head->has_reference = reference_room && reference != NULL;
 	head->counted = 0;
 	head->key_slope = head->has_direction ? slope : 0;
 	head->key_intercept = head->has_direction ? intercept : 0;
 	if (head->has_direction)
 		memcpy(HeadDirection(head), direction, sizeof(float) * dimensions);
+	if (head->has_reference)
+		memcpy(HeadReference(head, dimensions), reference, sizeof(float) * dimensions);
 	((PageHeader) page)->pd_lower = MAXALIGN(SizeOfPageHeaderData) +
-		((char *) HeadDirection(head) - (char *) head) +
-		(head->has_direction ? sizeof(float) * dimensions : 0);
+		((char *) HeadReference(head, dimensions) - (char *) head) +
+		(reference_room ? sizeof(float) * dimensions : 0);
 }
 
 /*
@@ -346,7 +586,8 @@ AlexAddDataPages(Relation index, Buffer head_buf, int dimensions, int count)
  */
 BlockNumber
 AlexCreateLeaf(Relation index, int dimensions, int capacity,
-			   const float *direction, float key_slope, float key_intercept)
+			   const float *direction, float key_slope, float key_intercept,
+			   const float *reference)
 {
 	Buffer		head_buf = AlexNewBuffer(index);
 	BlockNumber head_blkno = BufferGetBlockNumber(head_buf);
@@ -356,7 +597,7 @@ AlexCreateLeaf(Relation index, int dimensions, int capacity,
 
 	state = GenericXLogStart(index);
 	AlexInitHeadPage(GenericXLogRegisterBuffer(state, head_buf, GENERIC_XLOG_FULL_IMAGE),
-					 dimensions, direction, key_slope, key_intercept);
+					 dimensions, direction, key_slope, key_intercept, reference);
 	GenericXLogFinish(state);
 
 	pages = Min(pages, AlexPageGetLeafHead(BufferGetPage(head_buf))->max_pages);
@@ -414,9 +655,10 @@ AlexLeafExpand(Relation index, Buffer head_buf, int dimensions, int extra_pages)
  * caller holds exclusively.  Returns false when every lane is taken.
  */
 bool
-AlexLeafInsert(Relation index, Buffer head_buf, const float *vector,
-			   int dimensions, ItemPointer tid)
+AlexLeafInsert(Relation index, const AlexIndexInfo *info, Buffer head_buf,
+			   const float *vector, ItemPointer tid)
 {
+	int			dimensions = info->dimensions;
 	AlexLeafHead head = AlexPageGetLeafHead(BufferGetPage(head_buf));
 	int			lanes = AlexLanesPerPage(dimensions);
 	int			predicted;
@@ -426,6 +668,13 @@ AlexLeafInsert(Relation index, Buffer head_buf, const float *vector,
 	Page		data_page;
 	AlexLeafDataHeader *hdr;
 	uint16	   *used;
+	int			lane;
+	Size		start;
+	Size		end;
+	int			slot;
+	int			last;
+	int			nvbufs;
+	Buffer		vbufs[3];
 
 	if (head->npages == 0 || head->entries >= head->capacity)
 		return false;
@@ -451,37 +700,63 @@ AlexLeafInsert(Relation index, Buffer head_buf, const float *vector,
 	data_buf = ReadBuffer(index, head->pages[target]);
 	LockBuffer(data_buf, BUFFER_LOCK_EXCLUSIVE);
 	AlexCheckPage(index, BufferGetPage(data_buf), head->pages[target], ALEX_PAGE_LEAF_DATA);
-	AlexCheckDataGeometry(index, AlexPageGetLeafData(BufferGetPage(data_buf)),
-						  head->pages[target], dimensions);
+	hdr = AlexPageGetLeafData(BufferGetPage(data_buf));
+	AlexCheckDataGeometry(index, hdr, head->pages[target], dimensions);
+
+	for (lane = 0; lane < hdr->lanes; lane++)
+		if (!LaneOccupied(hdr, lane))
+			break;
+	if (lane == hdr->lanes)
+	{
+		/* the head's count was stale: fix it and let the caller retry */
+		state = GenericXLogStart(index);
+		head = AlexPageGetLeafHead(GenericXLogRegisterBuffer(state, head_buf, 0));
+		HeadUsed(head)[target] = hdr->used;
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(data_buf);
+		return AlexLeafInsert(index, info, head_buf, vector, tid);
+	}
+
+	/*
+	 * The vector first, the occupancy bit last: a crash in between leaves a
+	 * free lane with some bytes written, which nobody reads.  A vector over
+	 * more than two pages takes several records of data page + 3 vector
+	 * pages; the last record holds head, data page and up to 2.
+	 */
+	start = (Size) lane * VectorBytes(dimensions);
+	end = start + VectorBytes(dimensions);
+	slot = start / ALEX_VECTOR_PAGE_BYTES;
+	last = (end - 1) / ALEX_VECTOR_PAGE_BYTES;
+	while (last - slot + 1 > 2)
+	{
+		state = GenericXLogStart(index);
+		hdr = AlexPageGetLeafData(GenericXLogRegisterBuffer(state, data_buf, 0));
+		WriteVectorSlots(index, state, data_buf, hdr, slot, 3, vector, start, end, vbufs);
+		GenericXLogFinish(state);
+		for (int i = 0; i < 3; i++)
+			UnlockReleaseBuffer(vbufs[i]);
+		slot += 3;
+	}
 
 	state = GenericXLogStart(index);
 	head = AlexPageGetLeafHead(GenericXLogRegisterBuffer(state, head_buf, 0));
 	data_page = GenericXLogRegisterBuffer(state, data_buf, 0);
 	hdr = AlexPageGetLeafData(data_page);
-
-	for (int lane = 0; lane < hdr->lanes; lane++)
-	{
-		if (!LaneOccupied(hdr, lane))
-		{
-			char	   *ptr = LaneAt(hdr, lane);
-
-			memcpy(ptr, tid, sizeof(ItemPointerData));
-			AlexEncodeLane(vector, dimensions, ptr + MAXALIGN(sizeof(ItemPointerData)));
-			hdr->occupied[lane / 64] |= UINT64CONST(1) << (lane % 64);
-			hdr->used++;
-			HeadUsed(head)[target] = hdr->used;
-			head->entries++;
-			GenericXLogFinish(state);
-			UnlockReleaseBuffer(data_buf);
-			return true;
-		}
-	}
-
-	/* the head's count was stale: fix it and let the caller retry */
+	nvbufs = last - slot + 1;
+	WriteVectorSlots(index, state, data_buf, hdr, slot, nvbufs, vector, start, end, vbufs);
+	memcpy(LaneAt(hdr, lane), tid, sizeof(ItemPointerData));
+	AlexEncodeCode(AlexGetQuantizer(dimensions, info->rotation_seed), info->metric, vector,
+				   AlexLeafReference(head, dimensions),
+				   LaneAt(hdr, lane) + MAXALIGN(sizeof(ItemPointerData)));
+	hdr->occupied[lane / 64] |= UINT64CONST(1) << (lane % 64);
+	hdr->used++;
 	HeadUsed(head)[target] = hdr->used;
+	head->entries++;
 	GenericXLogFinish(state);
+	for (int i = 0; i < nvbufs; i++)
+		UnlockReleaseBuffer(vbufs[i]);
 	UnlockReleaseBuffer(data_buf);
-	return AlexLeafInsert(index, head_buf, vector, dimensions, tid);
+	return true;
 }
 
 /*
@@ -503,12 +778,14 @@ AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
 	GenericXLogState *state = NULL;
 	int			changed = 0;
 	int			cleared = 0;
+	VectorReader reader;
 
 	LockBuffer(buf, for_update ? BUFFER_LOCK_EXCLUSIVE : BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	AlexCheckPage(index, page, blkno, ALEX_PAGE_LEAF_DATA);
 	hdr = AlexPageGetLeafData(page);
 	AlexCheckDataGeometry(index, hdr, blkno, dimensions);
+	VectorReaderInit(&reader, index, blkno, hdr, dimensions);
 
 	for (int lane = 0; lane < hdr->lanes; lane++)
 	{
@@ -523,6 +800,7 @@ AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
 			continue;
 		ptr = LaneAt(hdr, lane);
 		if (!visitor((ItemPointer) ptr, ptr + MAXALIGN(sizeof(ItemPointerData)),
+					 for_update ? NULL : VectorReaderGet(&reader, lane),
 					 dimensions, arg) || !for_update)
 			continue;
 
@@ -551,6 +829,7 @@ AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
 		}
 		changed++;
 	}
+	VectorReaderEnd(&reader);
 
 	if (state != NULL)
 	{
@@ -562,6 +841,83 @@ AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
 	}
 	UnlockReleaseBuffer(buf);
 	return changed;
+}
+
+/*
+ * The scan's first pass over a data page: the code of every occupied lane
+ * (moved ones too: a scan may hold the routing from before the move).
+ * Returns a copy, in the current context, of the page's vector page list,
+ * for AlexReadLaneVector later.
+ */
+BlockNumber *
+AlexVisitCodes(Relation index, BlockNumber blkno, int dimensions,
+			   AlexCodeVisitor visitor, void *arg)
+{
+	Buffer		buf = ReadBuffer(index, blkno);
+	AlexLeafDataHeader *hdr;
+	BlockNumber *vector_pages;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	AlexCheckPage(index, BufferGetPage(buf), blkno, ALEX_PAGE_LEAF_DATA);
+	hdr = AlexPageGetLeafData(BufferGetPage(buf));
+	AlexCheckDataGeometry(index, hdr, blkno, dimensions);
+
+	for (int w = 0; w < BitmapWords(hdr->lanes); w++)
+	{
+		uint64		bits = hdr->occupied[w];
+
+		while (bits)
+		{
+			int			lane = w * 64 + pg_rightmost_one_pos64(bits);
+			char	   *ptr = LaneAt(hdr, lane);
+
+			bits &= bits - 1;
+			visitor((ItemPointer) ptr, ptr + MAXALIGN(sizeof(ItemPointerData)), lane, arg);
+		}
+	}
+	vector_pages = palloc(sizeof(BlockNumber) * hdr->vector_slots);
+	memcpy(vector_pages, AlexVectorPageList(hdr), sizeof(BlockNumber) * hdr->vector_slots);
+	UnlockReleaseBuffer(buf);
+	return vector_pages;
+}
+
+/*
+ * Copy the vector of a lane into out, from the vector page list that
+ * AlexVisitCodes returned.  The data page is not locked: the lane may have
+ * been cleared and reused since, but only for an entry vacuum removed,
+ * whose heap TID no MVCC snapshot that saw the lane can see (see
+ * ai/DECISIONS.md); the pages themselves stay vector pages of that data page
+ * while a snapshot that saw the leaf lives.
+ */
+void
+AlexReadLaneVector(Relation index, BlockNumber data_blkno, const BlockNumber *vector_pages,
+				   int lane, int dimensions, float *out)
+{
+	Size		bytes = VectorBytes(dimensions);
+	Size		start = (Size) lane * bytes;
+	Size		end = start + bytes;
+
+	for (int slot = start / ALEX_VECTOR_PAGE_BYTES; slot <= (end - 1) / ALEX_VECTOR_PAGE_BYTES; slot++)
+	{
+		Size		page_start = (Size) slot * ALEX_VECTOR_PAGE_BYTES;
+		Size		from = Max(start, page_start);
+		Size		to = Min(end, page_start + ALEX_VECTOR_PAGE_BYTES);
+		BlockNumber blkno = vector_pages[slot];
+		Buffer		buf;
+
+		if (blkno == InvalidBlockNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" has an occupied lane without a vector page at block %u",
+							RelationGetRelationName(index), data_blkno),
+					 errhint("Please REINDEX it.")));
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		AlexCheckVectorPage(index, BufferGetPage(buf), blkno, data_blkno);
+		memcpy((char *) out + (from - start),
+			   PageGetContents(BufferGetPage(buf)) + (from - page_start), to - from);
+		UnlockReleaseBuffer(buf);
+	}
 }
 
 /*

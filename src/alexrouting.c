@@ -285,7 +285,7 @@ AlexGetRouting(Relation index, const AlexIndexInfo *info)
 
 	for (;;)
 	{
-		AlexRouting *routing = AlexLoadRouting(index, root, info->dimensions,
+		AlexRouting *routing = AlexLoadRouting(index, root, info->route_dimensions,
 											   index->rd_indexcxt);
 		AlexIndexInfo now;
 
@@ -672,7 +672,7 @@ AlexParentOf(Relation index, AlexIndexInfo *info, BlockNumber child, int min_lev
 		for (int head = 0; head < ps.tail && ps.result == InvalidBlockNumber; head++)
 		{
 			ps.node = ps.queue[head];
-			AlexWalkNode(index, ps.node, info->dimensions, SearchParentPage, &ps);
+			AlexWalkNode(index, ps.node, info->route_dimensions, SearchParentPage, &ps);
 		}
 		pfree(ps.queue);
 
@@ -710,7 +710,7 @@ AlexSwitchRoutes(Relation index, AlexIndexInfo *info, int child_level,
 				 const BlockNumber *new_children, const float *new_centroids, int n_new,
 				 int64 tuples_delta, AlexChange change)
 {
-	int			dim = info->dimensions;
+	int			dim = info->route_dimensions;
 	Size		entry_size = ALEX_ROUTE_ENTRY_SIZE(dim);
 	AlexRouteEntry entry = palloc0(entry_size);
 	int			extra = n_new - n_old;
@@ -931,7 +931,7 @@ CollectNodePage(BlockNumber blkno, Page page, void *arg)
 static bool
 AlexSplitNode(Relation index, AlexIndexInfo *info, BlockNumber node_blkno)
 {
-	int			dim = info->dimensions;
+	int			dim = info->route_dimensions;
 	Buffer		first_buf;
 	Page		first_page;
 	int			level;

@@ -4,12 +4,18 @@
  *	  Ordered index scans: ORDER BY column <op> query LIMIT k.
  *
  * The query is routed to its nearest leaves; the first alex.probes leaves
- * are scanned and their entries returned in exact distance order.  If the
- * executor keeps asking (a WHERE clause rejected rows), the scan goes on
- * with the next-nearest leaves, alex.probes at a time, until it has probed
- * alex.max_probes leaves, so filtered queries still fill their LIMIT.  Each
- * batch comes out in exact order; a later batch may hold rows nearer than
- * the end of an earlier one, the price of not scanning everything up front.
+ * are scanned.  Scanning a leaf reads only its lane codes: each gives a
+ * lower bound of the entry's exact distance (alexquant.c).  The entries are
+ * then reranked lazily: the one with the least lower bound gets its exact
+ * distance from its vector page, and an entry is returned once its exact
+ * distance is no greater than every lower bound still waiting, so rows come
+ * out in exact distance order and only entries near the boundary pay for an
+ * exact distance.  If the executor keeps asking (a WHERE clause rejected
+ * rows), the scan goes on with the next-nearest leaves, alex.probes at a
+ * time, until it has probed alex.max_probes leaves, so filtered queries
+ * still fill their LIMIT.  Each batch comes out in exact order; a later
+ * batch may hold rows nearer than the end of an earlier one, the price of
+ * not scanning everything up front.
  *
  * IDENTIFICATION
  *	  src/alexscan.c
@@ -17,6 +23,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <float.h>
 
 #include "access/relscan.h"
 #include "alex.h"
@@ -46,8 +54,11 @@ alexrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 
 	MemoryContextReset(so->scan_context);
 	so->started = false;
-	so->candidates = NULL;
-	so->ncandidates = so->next_candidate = 0;
+	memset(&so->bounds, 0, sizeof(AlexCandidateHeap));
+	memset(&so->exact, 0, sizeof(AlexCandidateHeap));
+	so->pages = NULL;
+	so->npages = so->max_pages = 0;
+	so->vector = NULL;
 	so->probes = NULL;
 	so->nprobes = so->next_probe = 0;
 	so->nprobed = so->total_leaves = 0;
@@ -61,50 +72,133 @@ alexrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
 }
 
-/* Collects a leaf's entries as candidates */
-typedef struct CandidateCollector
-{
-	AlexScanOpaque so;
-	AlexMetricKind metric;
-} CandidateCollector;
+/* ---------- candidate heaps ---------- */
 
-static bool
-AddCandidate(ItemPointer tid, const char *payload, int dimensions, void *arg)
+static inline bool
+CandidateBefore(const AlexCandidate *a, const AlexCandidate *b)
 {
-	CandidateCollector *cc = (CandidateCollector *) arg;
-	AlexScanOpaque so = cc->so;
-	AlexCandidate *c;
-
-	if (so->ncandidates == so->max_candidates)
-	{
-		so->max_candidates *= 2;
-		so->candidates = repalloc_huge(so->candidates,
-									   sizeof(AlexCandidate) * so->max_candidates);
-	}
-	c = &so->candidates[so->ncandidates++];
-	c->tid = *tid;
-	c->distance = so->empty_query ? 0 :
-		AlexLaneDistance(cc->metric, so->query, payload, dimensions);
-	return false;
+	if (a->bound != b->bound)
+		return a->bound < b->bound;
+	return ItemPointerCompare((ItemPointer) &a->tid, (ItemPointer) &b->tid) < 0;
 }
 
-static int
-CandidateCompare(const void *a, const void *b)
+static void
+SiftDown(AlexCandidateHeap *heap, int i)
 {
-	const AlexCandidate *ca = (const AlexCandidate *) a;
-	const AlexCandidate *cb = (const AlexCandidate *) b;
+	AlexCandidate item = heap->items[i];
 
-	if (ca->distance < cb->distance)
-		return -1;
-	if (ca->distance > cb->distance)
-		return 1;
-	return ItemPointerCompare((ItemPointer) &ca->tid, (ItemPointer) &cb->tid);
+	for (;;)
+	{
+		int			child = 2 * i + 1;
+
+		if (child >= heap->n)
+			break;
+		if (child + 1 < heap->n && CandidateBefore(&heap->items[child + 1], &heap->items[child]))
+			child++;
+		if (!CandidateBefore(&heap->items[child], &item))
+			break;
+		heap->items[i] = heap->items[child];
+		i = child;
+	}
+	heap->items[i] = item;
+}
+
+/* Append without keeping heap order; HeapBuild restores it */
+static void
+HeapAppend(AlexCandidateHeap *heap, const AlexCandidate *c)
+{
+	if (heap->n == heap->capacity)
+	{
+		heap->capacity = Max(1024, heap->capacity * 2);
+		heap->items = heap->items == NULL ?
+			palloc(sizeof(AlexCandidate) * heap->capacity) :
+			repalloc_huge(heap->items, sizeof(AlexCandidate) * heap->capacity);
+	}
+	heap->items[heap->n++] = *c;
+}
+
+static void
+HeapBuild(AlexCandidateHeap *heap)
+{
+	for (int i = heap->n / 2 - 1; i >= 0; i--)
+		SiftDown(heap, i);
+}
+
+static void
+HeapPush(AlexCandidateHeap *heap, const AlexCandidate *c)
+{
+	int			i;
+
+	HeapAppend(heap, c);
+	i = heap->n - 1;
+	while (i > 0)
+	{
+		int			parent = (i - 1) / 2;
+
+		if (!CandidateBefore(&heap->items[i], &heap->items[parent]))
+			break;
+		{
+			AlexCandidate tmp = heap->items[i];
+
+			heap->items[i] = heap->items[parent];
+			heap->items[parent] = tmp;
+		}
+		i = parent;
+	}
+}
+
+static AlexCandidate
+HeapPop(AlexCandidateHeap *heap)
+{
+	AlexCandidate top = heap->items[0];
+
+	heap->items[0] = heap->items[--heap->n];
+	if (heap->n > 0)
+		SiftDown(heap, 0);
+	return top;
+}
+
+/* ---------- scanning leaves ---------- */
+
+typedef struct CodeCollector
+{
+	AlexScanOpaque so;
+	AlexLeafTerms terms;
+	int			page;
+} CodeCollector;
+
+static void
+AddCandidate(ItemPointer tid, const char *payload, int lane, void *arg)
+{
+	CodeCollector *cc = (CodeCollector *) arg;
+	AlexScanOpaque so = cc->so;
+	AlexCandidate c;
+
+	c.tid = *tid;
+	c.lane = lane;
+	c.page = cc->page;
+	if (so->empty_query)
+	{
+		/* no distance to rank by: every entry, in TID order */
+		c.bound = 0;
+		HeapAppend(&so->exact, &c);
+		return;
+	}
+	/*
+	 * The code's bound holds with high probability, not always; a scan of
+	 * every leaf promises exactly the seq scan's answer, so there every entry
+	 * gets its exact distance before any is returned.
+	 */
+	c.bound = so->exhaustive || !AlexCodesUsable(so->info.dimensions) ? -DBL_MAX :
+		AlexCodeLowerBound(&so->query_code, &cc->terms, payload);
+	HeapAppend(&so->bounds, &c);
 }
 
 /*
- * Read every entry of one leaf.  The leaf may have been split since the
- * scan read the routing: its pages stay intact (and are not reused) while
- * our snapshot could still need them, so reading them is still right.
+ * Read the codes of every entry of one leaf.  The leaf may have been split
+ * since the scan read the routing: its pages stay intact (and are not
+ * reused) while our snapshot could still need them, so reading them is
+ * still right.
  */
 static void
 ScanLeaf(Relation index, AlexScanOpaque so, BlockNumber leaf)
@@ -113,7 +207,8 @@ ScanLeaf(Relation index, AlexScanOpaque so, BlockNumber leaf)
 	AlexLeafHead head;
 	BlockNumber *pages;
 	int			npages;
-	CandidateCollector cc;
+	const float *reference;
+	CodeCollector cc;
 
 	LockBuffer(head_buf, BUFFER_LOCK_SHARE);
 	AlexCheckLeafHead(index, BufferGetPage(head_buf), leaf, so->info.dimensions);
@@ -121,14 +216,44 @@ ScanLeaf(Relation index, AlexScanOpaque so, BlockNumber leaf)
 	npages = head->npages;
 	pages = palloc(sizeof(BlockNumber) * Max(npages, 1));
 	memcpy(pages, head->pages, sizeof(BlockNumber) * npages);
+	reference = AlexLeafReference(head, so->info.dimensions);
+	if (!so->empty_query)
+		AlexLeafQueryTerms(&so->query_code, reference, &cc.terms);
 	UnlockReleaseBuffer(head_buf);
 
-	cc.so = so;
-	cc.metric = so->info.metric;
 	for (int i = 0; i < npages; i++)
-		AlexVisitDataPage(index, InvalidBuffer, i, pages[i], so->info.dimensions,
-						  ALEX_VISIT_READ, AddCandidate, &cc);
+		PrefetchBuffer(index, MAIN_FORKNUM, pages[i]);
+
+	cc.so = so;
+	for (int i = 0; i < npages; i++)
+	{
+		if (so->npages == so->max_pages)
+		{
+			so->max_pages = Max(64, so->max_pages * 2);
+			so->pages = so->pages == NULL ?
+				palloc(sizeof(AlexScannedPage) * so->max_pages) :
+				repalloc(so->pages, sizeof(AlexScannedPage) * so->max_pages);
+		}
+		cc.page = so->npages;
+		so->pages[so->npages].blkno = pages[i];
+		so->pages[so->npages].vector_pages =
+			AlexVisitCodes(index, pages[i], so->info.dimensions, AddCandidate, &cc);
+		so->npages++;
+	}
 	pfree(pages);
+}
+
+/*
+ * The exact distance of a candidate, from its vector page.
+ */
+static double
+CandidateDistance(Relation index, AlexScanOpaque so, const AlexCandidate *c)
+{
+	AlexScannedPage *page = &so->pages[c->page];
+
+	AlexReadLaneVector(index, page->blkno, page->vector_pages, c->lane,
+					   so->info.dimensions, so->vector);
+	return AlexExactDistance(so->info.metric, so->query, so->vector, so->info.dimensions);
 }
 
 /*
@@ -188,7 +313,6 @@ AlexScanNextBatch(IndexScanDesc scan)
 	int			limit = Min(so->total_leaves, Max(alex_probes, alex_max_probes));
 	int			batch = so->empty_query ? so->total_leaves : alex_probes;
 	MemoryContext old;
-	int			kept = 0;
 	int			end;
 
 	if (so->nprobed >= limit)
@@ -205,25 +329,22 @@ AlexScanNextBatch(IndexScanDesc scan)
 	end = Min(so->nprobes, so->next_probe + Min(batch, limit - so->nprobed));
 
 	old = MemoryContextSwitchTo(so->scan_context);
-
-	/* remember what the previous batch returned, to drop duplicates */
-	if (so->ncandidates > 0)
-	{
-		if (so->emitted == NULL)
-			so->emitted = MakeSet("alex returned tids", sizeof(ItemPointerData), so->scan_context);
-		for (int i = 0; i < so->ncandidates; i++)
-			hash_search(so->emitted, &so->candidates[i].tid, HASH_ENTER, NULL);
-	}
 	if (so->probed == NULL)
 		so->probed = MakeSet("alex probed leaves", sizeof(BlockNumber), so->scan_context);
+	if (so->emitted == NULL)
+		so->emitted = MakeSet("alex returned tids", sizeof(ItemPointerData), so->scan_context);
 
-	so->ncandidates = so->next_candidate = 0;
-	if (so->candidates == NULL)
-	{
-		so->max_candidates = 1024;
-		so->candidates = palloc(sizeof(AlexCandidate) * so->max_candidates);
-	}
+	so->exhaustive = alex_probes >= so->total_leaves;
 
+	/* a new batch: the last one's pages and candidates are done with */
+	for (int i = 0; i < so->npages; i++)
+		pfree(so->pages[i].vector_pages);
+	so->npages = 0;
+	so->bounds.n = 0;
+	so->exact.n = 0;
+
+	for (int i = so->next_probe; i < end; i++)
+		PrefetchBuffer(scan->indexRelation, MAIN_FORKNUM, so->probes[i].leaf);
 	for (; so->next_probe < end; so->next_probe++)
 	{
 		BlockNumber leaf = so->probes[so->next_probe].leaf;
@@ -233,28 +354,48 @@ AlexScanNextBatch(IndexScanDesc scan)
 		so->nprobed++;
 		ScanLeaf(scan->indexRelation, so, leaf);
 	}
-
-	pg_qsort(so->candidates, so->ncandidates, sizeof(AlexCandidate), CandidateCompare);
-
-	/*
-	 * Drop duplicates: a split that moves entries out of a neighbour leaf
-	 * leaves two copies for a moment.  Copies of one entry have the same
-	 * distance, so sorting made them adjacent.
-	 */
-	for (int i = 0; i < so->ncandidates; i++)
-	{
-		if (kept > 0 && ItemPointerEquals(&so->candidates[kept - 1].tid,
-										  &so->candidates[i].tid))
-			continue;
-		if (so->emitted != NULL &&
-			hash_search(so->emitted, &so->candidates[i].tid, HASH_FIND, NULL) != NULL)
-			continue;
-		so->candidates[kept++] = so->candidates[i];
-	}
-	so->ncandidates = kept;
+	HeapBuild(&so->bounds);
+	HeapBuild(&so->exact);
 
 	MemoryContextSwitchTo(old);
 	return true;
+}
+
+/*
+ * The next entry of this batch in exact distance order: rerank the least
+ * lower bound until the best exact distance is no greater than every lower
+ * bound left.  Copies of one entry (a split that moved it leaves two for a
+ * while) come out once.  False when the batch is used up.
+ */
+static bool
+AlexNextInBatch(IndexScanDesc scan, ItemPointer tid)
+{
+	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
+
+	for (;;)
+	{
+		if (so->exact.n > 0 &&
+			(so->bounds.n == 0 || so->exact.items[0].bound <= so->bounds.items[0].bound))
+		{
+			AlexCandidate c = HeapPop(&so->exact);
+			bool		found;
+
+			hash_search(so->emitted, &c.tid, HASH_ENTER, &found);
+			if (found)
+				continue;
+			*tid = c.tid;
+			return true;
+		}
+		if (so->bounds.n == 0)
+			return false;
+		{
+			AlexCandidate c = HeapPop(&so->bounds);
+
+			CHECK_FOR_INTERRUPTS();
+			c.bound = CandidateDistance(scan->indexRelation, so, &c);
+			HeapPush(&so->exact, &c);
+		}
+	}
 }
 
 /*
@@ -271,7 +412,7 @@ AlexBeginSearch(IndexScanDesc scan)
 	AlexReadIndexInfo(index, &so->info);
 	dim = so->info.dimensions;
 	so->query = palloc0(sizeof(float) * dim);
-	so->route_query = palloc0(sizeof(float) * dim);
+	so->route_query = palloc0(sizeof(float) * so->info.route_dimensions);
 
 	if (scan->numberOfOrderBys == 0 ||
 		(scan->orderByData[0].sk_flags & SK_ISNULL))
@@ -288,8 +429,12 @@ AlexBeginSearch(IndexScanDesc scan)
 		memcpy(so->query, q, sizeof(float) * dim);
 
 		/* a zero query has no cosine distance (NaN) to anything */
-		so->empty_query = !AlexPrepareVector(so->info.metric, q, so->route_query, dim);
+		so->empty_query = !AlexPrepareVector(&so->info, q, so->route_query);
+		if (!so->empty_query)
+			AlexPrepareQueryCode(AlexGetQuantizer(dim, so->info.rotation_seed),
+								 so->info.metric, q, &so->query_code);
 	}
+	so->vector = palloc(sizeof(float) * dim);
 	MemoryContextSwitchTo(old);
 
 	/*
@@ -322,9 +467,12 @@ alexgettuple(IndexScanDesc scan, ScanDirection dir)
 
 	for (;;)
 	{
-		if (so->next_candidate < so->ncandidates)
+		MemoryContext old = MemoryContextSwitchTo(so->scan_context);
+		bool		found = AlexNextInBatch(scan, &scan->xs_heaptid);
+
+		MemoryContextSwitchTo(old);
+		if (found)
 		{
-			scan->xs_heaptid = so->candidates[so->next_candidate++].tid;
 			scan->xs_recheck = false;
 			scan->xs_recheckorderby = false;
 			return true;

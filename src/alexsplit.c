@@ -53,13 +53,15 @@ typedef struct SplitEntry
 
 typedef struct SplitSet
 {
-	int			dim;
+	int			dim;			/* of the stored vectors */
+	int			rdim;			/* of the routing space */
 	int			n;
 	int			capacity;
 	SplitEntry *entries;
 	float	   *vectors;		/* as stored */
 	float	   *routed;			/* in routing space */
 	AlexMetricKind metric;
+	const AlexIndexInfo *info;
 } SplitSet;
 
 static void
@@ -70,22 +72,23 @@ SplitSetAdd(SplitSet *set, ItemPointer tid, const float *vector, int source)
 		set->capacity *= 2;
 		set->entries = repalloc(set->entries, sizeof(SplitEntry) * set->capacity);
 		set->vectors = repalloc(set->vectors, sizeof(float) * set->dim * set->capacity);
-		set->routed = repalloc(set->routed, sizeof(float) * set->dim * set->capacity);
+		set->routed = repalloc(set->routed, sizeof(float) * set->rdim * set->capacity);
 	}
 	set->entries[set->n].tid = *tid;
 	set->entries[set->n].source = source;
 	set->entries[set->n].side = 0;
 	memcpy(set->vectors + (Size) set->n * set->dim, vector, sizeof(float) * set->dim);
-	AlexPrepareVector(set->metric, vector, set->routed + (Size) set->n * set->dim, set->dim);
+	AlexPrepareVector(set->info, vector, set->routed + (Size) set->n * set->rdim);
 	set->n++;
 }
 
 static bool
-CollectLane(ItemPointer tid, const char *payload, int dimensions, void *arg)
+CollectLane(ItemPointer tid, const char *payload, const float *vector,
+			int dimensions, void *arg)
 {
 	SplitSet   *set = (SplitSet *) arg;
 
-	SplitSetAdd(set, tid, AlexLaneVector(payload), -1);
+	SplitSetAdd(set, tid, vector, -1);
 	return false;
 }
 
@@ -113,17 +116,19 @@ typedef struct NeighbourScan
 } NeighbourScan;
 
 static bool
-CollectMovers(ItemPointer tid, const char *payload, int dimensions, void *arg)
+CollectMovers(ItemPointer tid, const char *payload, const float *vector,
+			  int dimensions, void *arg)
 {
 	NeighbourScan *ns = (NeighbourScan *) arg;
-	const float *x = AlexLaneVector(payload);
-	float	   *routed = palloc(sizeof(float) * dimensions);
+	const float *x = vector;
+	int			rdim = ns->set->rdim;
+	float	   *routed = palloc(sizeof(float) * rdim);
 	float		own;
 
-	AlexPrepareVector(ns->set->metric, x, routed, dimensions);
-	own = AlexRouteDistance(ns->set->metric, routed, ns->own_centroid, dimensions);
-	if (AlexRouteDistance(ns->set->metric, routed, ns->centroids, dimensions) < own ||
-		AlexRouteDistance(ns->set->metric, routed, ns->centroids + dimensions, dimensions) < own)
+	AlexPrepareVector(ns->set->info, x, routed);
+	own = AlexRouteDistance(ns->set->metric, routed, ns->own_centroid, rdim);
+	if (AlexRouteDistance(ns->set->metric, routed, ns->centroids, rdim) < own ||
+		AlexRouteDistance(ns->set->metric, routed, ns->centroids + rdim, rdim) < own)
 		SplitSetAdd(ns->set, tid, x, ns->source);
 	pfree(routed);
 	return false;
@@ -137,7 +142,8 @@ typedef struct MovedTids
 } MovedTids;
 
 static bool
-IsMoved(ItemPointer tid, const char *payload, int dimensions, void *arg)
+IsMoved(ItemPointer tid, const char *payload, const float *vector,
+		int dimensions, void *arg)
 {
 	MovedTids  *moved = (MovedTids *) arg;
 
@@ -155,9 +161,10 @@ static void
 TwoMeans(SplitSet *set, const float *direction, float *centroids)
 {
 	int			dim = set->dim;
+	int			rdim = set->rdim;
 	float	   *keys = palloc(sizeof(float) * set->n);
 	float	   *sorted = palloc(sizeof(float) * set->n);
-	double	   *sums = palloc(sizeof(double) * 2 * dim);
+	double	   *sums = palloc(sizeof(double) * 2 * rdim);
 	float		median;
 	bool		spherical = set->metric == ALEX_METRIC_COSINE ||
 		set->metric == ALEX_METRIC_INNER_PRODUCT;
@@ -173,14 +180,14 @@ TwoMeans(SplitSet *set, const float *direction, float *centroids)
 	{
 		int			counts[2] = {0, 0};
 
-		memset(sums, 0, sizeof(double) * 2 * dim);
+		memset(sums, 0, sizeof(double) * 2 * rdim);
 		for (int i = 0; i < set->n; i++)
 		{
-			const float *x = set->routed + (Size) i * dim;
-			double	   *sum = sums + (Size) set->entries[i].side * dim;
+			const float *x = set->routed + (Size) i * rdim;
+			double	   *sum = sums + (Size) set->entries[i].side * rdim;
 
 			counts[set->entries[i].side]++;
-			for (int d = 0; d < dim; d++)
+			for (int d = 0; d < rdim; d++)
 				sum[d] += x[d];
 		}
 		if (counts[0] == 0 || counts[1] == 0)
@@ -194,25 +201,25 @@ TwoMeans(SplitSet *set, const float *direction, float *centroids)
 		{
 			double		norm = 0;
 
-			for (int d = 0; d < dim; d++)
+			for (int d = 0; d < rdim; d++)
 			{
-				centroids[s * dim + d] = (float) (sums[s * dim + d] / counts[s]);
-				norm += (double) centroids[s * dim + d] * centroids[s * dim + d];
+				centroids[s * rdim + d] = (float) (sums[s * rdim + d] / counts[s]);
+				norm += (double) centroids[s * rdim + d] * centroids[s * rdim + d];
 			}
 			if (spherical && norm > 0)
-				for (int d = 0; d < dim; d++)
-					centroids[s * dim + d] = (float) (centroids[s * dim + d] / sqrt(norm));
+				for (int d = 0; d < rdim; d++)
+					centroids[s * rdim + d] = (float) (centroids[s * rdim + d] / sqrt(norm));
 		}
 		if (iter == ALEX_SPLIT_ITERATIONS)
 			break;
 
 		for (int i = 0; i < set->n; i++)
 		{
-			const float *x = set->routed + (Size) i * dim;
+			const float *x = set->routed + (Size) i * rdim;
 
 			set->entries[i].side =
-				AlexRouteDistance(set->metric, x, centroids + dim, dim) <
-				AlexRouteDistance(set->metric, x, centroids, dim) ? 1 : 0;
+				AlexRouteDistance(set->metric, x, centroids + rdim, rdim) <
+				AlexRouteDistance(set->metric, x, centroids, rdim) ? 1 : 0;
 		}
 	}
 	pfree(keys);
@@ -224,7 +231,7 @@ TwoMeans(SplitSet *set, const float *direction, float *centroids)
  * Write one side of a split into a new, still unreachable leaf.
  */
 static BlockNumber
-BuildSplitLeaf(Relation index, SplitSet *set, int side)
+BuildSplitLeaf(Relation index, SplitSet *set, int side, const float *centroid)
 {
 	int			dim = set->dim;
 	int			n = 0;
@@ -250,7 +257,8 @@ BuildSplitLeaf(Relation index, SplitSet *set, int side)
 	pages = Max(1, (capacity + AlexLanesPerPage(dim) - 1) / AlexLanesPerPage(dim));
 	pages = Min(pages, AlexLeafMaxPages(dim));
 	AlexFitDirection(members, n, dim, direction, &slope, &intercept, pages);
-	leaf = AlexCreateLeaf(index, dim, capacity, direction, slope, intercept);
+	leaf = AlexCreateLeaf(index, dim, capacity, direction, slope, intercept,
+						  AlexCodeReference(set->info, centroid));
 
 	buf = ReadBuffer(index, leaf);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
@@ -258,7 +266,7 @@ BuildSplitLeaf(Relation index, SplitSet *set, int side)
 	{
 		if (set->entries[i].side != side)
 			continue;
-		if (!AlexLeafInsert(index, buf, set->vectors + (Size) i * dim, dim,
+		if (!AlexLeafInsert(index, set->info, buf, set->vectors + (Size) i * dim,
 							&set->entries[i].tid))
 			elog(ERROR, "new leaf of index \"%s\" has no room", RelationGetRelationName(index));
 	}
@@ -286,6 +294,7 @@ AlexSplitLeaf(Relation index, AlexIndexInfo *info, AlexRouting *routing,
 			  const float *vector, ItemPointer tid)
 {
 	int			dim = info->dimensions;
+	int			rdim = info->route_dimensions;
 	BlockNumber leaf = BufferGetBlockNumber(head_buf);
 	AlexLeafHead head = AlexPageGetLeafHead(BufferGetPage(head_buf));
 	MemoryContext context = AllocSetContextCreate(CurrentMemoryContext,
@@ -293,7 +302,7 @@ AlexSplitLeaf(Relation index, AlexIndexInfo *info, AlexRouting *routing,
 	MemoryContext old = MemoryContextSwitchTo(context);
 	SplitSet	set;
 	float	   *direction = palloc(sizeof(float) * dim);
-	float	   *centroids = palloc(sizeof(float) * 2 * dim);
+	float	   *centroids = palloc(sizeof(float) * 2 * rdim);
 	Buffer		neighbour_bufs[ALEX_LIRE_NEIGHBOURS];
 	int			nneighbours = 0;
 	BlockNumber new_leaves[2];
@@ -301,12 +310,14 @@ AlexSplitLeaf(Relation index, AlexIndexInfo *info, AlexRouting *routing,
 	int			neighbour_moved = 0;
 
 	set.dim = dim;
+	set.rdim = rdim;
 	set.n = 0;
 	set.capacity = Max(64, head->entries + 1);
 	set.metric = info->metric;
+	set.info = info;
 	set.entries = palloc(sizeof(SplitEntry) * set.capacity);
 	set.vectors = palloc(sizeof(float) * dim * set.capacity);
-	set.routed = palloc(sizeof(float) * dim * set.capacity);
+	set.routed = palloc(sizeof(float) * rdim * set.capacity);
 
 	/* 1. the leaf's entries and the new one */
 	CollectLeaf(index, head_buf, dim, CollectLane, &set);
@@ -376,13 +387,13 @@ AlexSplitLeaf(Relation index, AlexIndexInfo *info, AlexRouting *routing,
 		for (int i = 0; i < set.n; i++)
 			if (set.entries[i].source >= 0)
 				set.entries[i].side =
-					AlexRouteDistance(info->metric, set.routed + (Size) i * dim, centroids + dim, dim) <
-					AlexRouteDistance(info->metric, set.routed + (Size) i * dim, centroids, dim) ? 1 : 0;
+					AlexRouteDistance(info->metric, set.routed + (Size) i * rdim, centroids + rdim, rdim) <
+					AlexRouteDistance(info->metric, set.routed + (Size) i * rdim, centroids, rdim) ? 1 : 0;
 	}
 
 	/* 4. the two new leaves */
-	new_leaves[0] = BuildSplitLeaf(index, &set, 0);
-	new_leaves[1] = BuildSplitLeaf(index, &set, 1);
+	new_leaves[0] = BuildSplitLeaf(index, &set, 0, centroids);
+	new_leaves[1] = BuildSplitLeaf(index, &set, 1, centroids + rdim);
 
 	/* 5. switch the routing */
 	AlexSwitchRoutes(index, info, -1, &leaf, &head_buf, 1, new_leaves, centroids, 2,
@@ -427,23 +438,26 @@ void
 AlexMergeLeaves(Relation index, AlexIndexInfo *info, Buffer *head_bufs, int n_old)
 {
 	int			dim = info->dimensions;
+	int			rdim = info->route_dimensions;
 	MemoryContext context = AllocSetContextCreate(CurrentMemoryContext,
 												  "alex merge", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(context);
 	SplitSet	set;
 	BlockNumber old_leaves[2];
 	BlockNumber new_leaf;
-	float	   *centroid = palloc0(sizeof(float) * dim);
+	float	   *centroid = palloc0(sizeof(float) * rdim);
 	int64		old_counted = 0;
 
 	Assert(n_old >= 1 && n_old <= 2);
 	set.dim = dim;
+	set.rdim = rdim;
 	set.n = 0;
 	set.capacity = 64;
 	set.metric = info->metric;
+	set.info = info;
 	set.entries = palloc(sizeof(SplitEntry) * set.capacity);
 	set.vectors = palloc(sizeof(float) * dim * set.capacity);
-	set.routed = palloc(sizeof(float) * dim * set.capacity);
+	set.routed = palloc(sizeof(float) * rdim * set.capacity);
 
 	for (int i = 0; i < n_old; i++)
 	{
@@ -463,20 +477,20 @@ AlexMergeLeaves(Relation index, AlexIndexInfo *info, Buffer *head_bufs, int n_ol
 
 		/* the new centroid: mean in routing space */
 		for (int i = 0; i < set.n; i++)
-			for (int d = 0; d < dim; d++)
-				centroid[d] += set.routed[(Size) i * dim + d] / set.n;
+			for (int d = 0; d < rdim; d++)
+				centroid[d] += set.routed[(Size) i * rdim + d] / set.n;
 		if (info->metric == ALEX_METRIC_COSINE || info->metric == ALEX_METRIC_INNER_PRODUCT)
 		{
-			for (int d = 0; d < dim; d++)
+			for (int d = 0; d < rdim; d++)
 				norm += (double) centroid[d] * centroid[d];
 			if (norm > 0)
-				for (int d = 0; d < dim; d++)
+				for (int d = 0; d < rdim; d++)
 					centroid[d] = (float) (centroid[d] / sqrt(norm));
 		}
 		for (int i = 0; i < set.n; i++)
 			set.entries[i].side = 0;
 
-		new_leaf = BuildSplitLeaf(index, &set, 0);
+		new_leaf = BuildSplitLeaf(index, &set, 0, centroid);
 		AlexSwitchRoutes(index, info, -1, old_leaves, head_bufs, n_old, &new_leaf, centroid, 1,
 						 (int64) set.n - old_counted,
 						 n_old > 1 ? ALEX_CHANGE_MERGE : ALEX_CHANGE_NEW_LEAF);

@@ -69,6 +69,7 @@ typedef struct AlexStats
 	int64		leaf_heads;
 	int64		deleted_leaves;
 	int64		data_pages;
+	int64		vector_pages;
 	int64		free_pages;
 	int64		entries;
 	int64		capacity;
@@ -85,8 +86,8 @@ alex_index_stats(PG_FUNCTION_ARGS)
 	Buffer		meta_buf;
 	AlexMetaPageData meta;
 	TupleDesc	tupdesc;
-	Datum		values[13];
-	bool		nulls[13] = {false};
+	Datum		values[14];
+	bool		nulls[14] = {false};
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -115,6 +116,8 @@ alex_index_stats(PG_FUNCTION_ARGS)
 			st.model_pages++;
 		else if (opaque->kind == ALEX_PAGE_LEAF_DATA)
 			st.data_pages++;
+		else if (opaque->kind == ALEX_PAGE_LEAF_VECTORS)
+			st.vector_pages++;
 		else if (opaque->kind == ALEX_PAGE_LEAF_HEAD && (opaque->flags & ALEX_PAGE_DELETED))
 			st.deleted_leaves++;
 		UnlockReleaseBuffer(buf);
@@ -139,11 +142,12 @@ alex_index_stats(PG_FUNCTION_ARGS)
 	values[5] = Float8GetDatum(st.capacity > 0 ? (double) st.entries / st.capacity : 0);
 	values[6] = Int64GetDatum(st.pages);
 	values[7] = Int64GetDatum(st.data_pages);
-	values[8] = Int64GetDatum(st.free_pages);
-	values[9] = Int64GetDatum(st.deleted_leaves);
-	values[10] = Int64GetDatum((int64) meta.splits);
-	values[11] = Int64GetDatum((int64) meta.expands);
-	values[12] = Int64GetDatum((int64) meta.merges);
+	values[8] = Int64GetDatum(st.vector_pages);
+	values[9] = Int64GetDatum(st.free_pages);
+	values[10] = Int64GetDatum(st.deleted_leaves);
+	values[11] = Int64GetDatum((int64) meta.splits);
+	values[12] = Int64GetDatum((int64) meta.expands);
+	values[13] = Int64GetDatum((int64) meta.merges);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
@@ -175,7 +179,8 @@ CheckFailed(Relation index, BlockNumber blkno, const char *what)
 }
 
 static bool
-RecordEntry(ItemPointer tid, const char *payload, int dimensions, void *arg)
+RecordEntry(ItemPointer tid, const char *payload, const float *vector,
+			int dimensions, void *arg)
 {
 	CheckState *cs = (CheckState *) arg;
 
@@ -187,8 +192,8 @@ RecordEntry(ItemPointer tid, const char *payload, int dimensions, void *arg)
 		cs->entries = repalloc_huge(cs->entries, sizeof(CheckedEntry) * cs->capacity);
 	}
 	cs->entries[cs->n].tid = *tid;
-	cs->entries[cs->n].hash = hash_bytes((const unsigned char *) payload,
-										 AlexLanePayloadSize(dimensions));
+	cs->entries[cs->n].hash = hash_bytes((const unsigned char *) vector,
+										 sizeof(float) * dimensions);
 	cs->n++;
 	return false;
 }
@@ -250,6 +255,22 @@ CheckLeaf(CheckState *cs, BlockNumber leaf)
 			CheckFailed(index, head->pages[p], "A data page has the wrong lane count.");
 		if (!AlexDataPageBitsConsistent(hdr))
 			CheckFailed(index, head->pages[p], "The lane bitmaps disagree with the page's counts.");
+		if (hdr->vector_slots != AlexVectorSlots(cs->dimensions))
+			CheckFailed(index, head->pages[p], "A data page has the wrong vector page count.");
+		for (int s = 0; s < hdr->vector_slots; s++)
+		{
+			BlockNumber vblkno = AlexVectorPageList(hdr)[s];
+			Buffer		vbuf;
+
+			if (vblkno == InvalidBlockNumber)
+				continue;
+			if (vblkno >= RelationGetNumberOfBlocks(index))
+				CheckFailed(index, head->pages[p], "A vector page lies past the end of the index.");
+			vbuf = ReadBuffer(index, vblkno);
+			LockBuffer(vbuf, BUFFER_LOCK_SHARE);
+			AlexCheckVectorPage(index, BufferGetPage(vbuf), vblkno, head->pages[p]);
+			UnlockReleaseBuffer(vbuf);
+		}
 		moved_total += hdr->moved;
 		if (AlexLeafUsedCount(head, p) != hdr->used)
 			CheckFailed(index, head->pages[p], "The leaf head's used count disagrees with the page.");
@@ -303,7 +324,7 @@ alex_index_check(PG_FUNCTION_ARGS)
 
 			if (PageGetSpecialSize(page) != MAXALIGN(sizeof(AlexPageOpaqueData)) ||
 				opaque->page_id != ALEX_PAGE_ID ||
-				opaque->kind < ALEX_PAGE_MODEL || opaque->kind > ALEX_PAGE_FREE)
+				opaque->kind < ALEX_PAGE_MODEL || opaque->kind > ALEX_PAGE_LEAF_VECTORS)
 				CheckFailed(index, blkno, "The page is not an alex page of a known kind.");
 		}
 		UnlockReleaseBuffer(buf);
@@ -317,7 +338,7 @@ alex_index_check(PG_FUNCTION_ARGS)
 	{
 		if (routing->routes[i].leaf >= nblocks)
 			CheckFailed(index, info.root, "A routing entry points past the end of the index.");
-		for (int d = 0; d < info.dimensions; d++)
+		for (int d = 0; d < info.route_dimensions; d++)
 			if (!isfinite(routing->routes[i].centroid[d]))
 				CheckFailed(index, routing->routes[i].leaf, "A routing centroid is not finite.");
 		for (int j = 0; j < i; j++)
@@ -348,7 +369,7 @@ alex_index_check(PG_FUNCTION_ARGS)
 		if (i > 0 && routing->nodes[node->parent].level != node->level + 1)
 			CheckFailed(index, node->blkno, "A model node is not one level below its parent.");
 		if (i > 0 && node->centroid != NULL)
-			for (int d = 0; d < info.dimensions; d++)
+			for (int d = 0; d < info.route_dimensions; d++)
 				if (!isfinite(node->centroid[d]))
 					CheckFailed(index, node->blkno, "A model node centroid is not finite.");
 	}

@@ -15,6 +15,7 @@
 
 #include "alex.h"
 #include "distance.h"
+#include "common/hashfn.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
 #include "utils/rel.h"
@@ -151,6 +152,7 @@ AlexReadIndexInfo(Relation index, AlexIndexInfo *info)
 				 errhint("REINDEX it to rebuild it in the current format.")));
 
 	info->dimensions = meta->dimensions;
+	info->route_dimensions = AlexRouteDimensions(meta->dimensions);
 	info->metric = (AlexMetricKind) meta->metric;
 	info->root = meta->root;
 	info->routing_version = meta->routing_version;
@@ -158,6 +160,7 @@ AlexReadIndexInfo(Relation index, AlexIndexInfo *info)
 	info->leaves = meta->leaves;
 	info->fanout = meta->fanout;
 	info->levels = meta->levels;
+	info->rotation_seed = meta->rotation_seed;
 	UnlockReleaseBuffer(buf);
 }
 
@@ -190,28 +193,83 @@ AlexDatumVector(Relation index, Datum value, int *dim)
 }
 
 /*
- * Copy a vector into the space the routing works in: unit length for the
- * angular metrics.  Returns false for a zero vector there, which has no
- * direction and so cannot be routed (cosine does not index it).
+ * Dimensions of the routing space: the vectors' own when a centroid fits on
+ * a model page, else a sketch of ALEX_SKETCH_DIMENSIONS.
  */
-bool
-AlexPrepareVector(AlexMetricKind metric, const float *in, float *out, int dim)
+int
+AlexRouteDimensions(int dimensions)
+{
+	Size		room = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) -
+		MAXALIGN(sizeof(AlexPageOpaqueData)) - sizeof(ItemIdData);
+
+	return ALEX_ROUTE_ENTRY_SIZE(dimensions) <= room ? dimensions : ALEX_SKETCH_DIMENSIONS;
+}
+
+/* Unit length for the angular metrics; false for a zero vector there */
+static bool
+AlexNormaliseForMetric(AlexMetricKind metric, float *x, int dim)
 {
 	double		norm = 0.0;
 
-	memcpy(out, in, sizeof(float) * dim);
 	if (metric != ALEX_METRIC_COSINE && metric != ALEX_METRIC_INNER_PRODUCT)
 		return true;
 
 	for (int i = 0; i < dim; i++)
-		norm += (double) in[i] * (double) in[i];
+		norm += (double) x[i] * (double) x[i];
 	/* a zero vector has an inner product (0) with anything, but no angle */
 	if (norm <= 0.0)
 		return metric == ALEX_METRIC_INNER_PRODUCT;
 	norm = sqrt(norm);
 	for (int i = 0; i < dim; i++)
-		out[i] = (float) (in[i] / norm);
+		x[i] = (float) (x[i] / norm);
 	return true;
+}
+
+/*
+ * A count sketch: element i adds, with a sign, into one of the sketch's
+ * dimensions, both chosen by a fixed hash of i.  Inner products and
+ * squared L2 distances are preserved in expectation, in O(dimensions).
+ */
+static void
+AlexSketch(const float *in, int dim, float *out, int sketch_dim)
+{
+	memset(out, 0, sizeof(float) * sketch_dim);
+	for (int i = 0; i < dim; i++)
+	{
+		uint32		h = murmurhash32((uint32) i);
+
+		out[h % sketch_dim] += (h & 0x80000000) ? -in[i] : in[i];
+	}
+}
+
+/*
+ * Copy a vector into the space the routing works in (out has
+ * info->route_dimensions elements): unit length for the angular metrics,
+ * sketched when the vectors are too wide to route on.  Returns false for a
+ * zero vector there, which has no direction and so cannot be routed (cosine
+ * does not index it).
+ */
+bool
+AlexPrepareVector(const AlexIndexInfo *info, const float *in, float *out)
+{
+	int			dim = info->dimensions;
+	float	   *full;
+	bool		ok;
+
+	if (info->route_dimensions == dim)
+	{
+		memcpy(out, in, sizeof(float) * dim);
+		return AlexNormaliseForMetric(info->metric, out, dim);
+	}
+
+	full = palloc(sizeof(float) * dim);
+	memcpy(full, in, sizeof(float) * dim);
+	ok = AlexNormaliseForMetric(info->metric, full, dim);
+	AlexSketch(full, dim, out, info->route_dimensions);
+	pfree(full);
+	if (ok)
+		AlexNormaliseForMetric(info->metric, out, info->route_dimensions);
+	return ok;
 }
 
 /*
@@ -233,6 +291,18 @@ AlexRouteDistance(AlexMetricKind metric, const float *a, const float *b, int dim
 			return -VectorInnerProduct(a, b, dim);
 	}
 	return 0;
+}
+
+/*
+ * The reference vector for the lane codes of a leaf with this routing
+ * centroid: the centroid itself when it lives in the vectors' own space
+ * (unit length for the angular metrics, which suits the estimator), else
+ * none (zero).
+ */
+const float *
+AlexCodeReference(const AlexIndexInfo *info, const float *centroid)
+{
+	return info->route_dimensions == info->dimensions ? centroid : NULL;
 }
 
 /*

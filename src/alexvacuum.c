@@ -45,7 +45,8 @@ typedef struct VacuumLaneState
 } VacuumLaneState;
 
 static bool
-VacuumLane(ItemPointer tid, const char *payload, int dimensions, void *arg)
+VacuumLane(ItemPointer tid, const char *payload, const float *vector,
+		   int dimensions, void *arg)
 {
 	VacuumLaneState *vs = (VacuumLaneState *) arg;
 
@@ -206,7 +207,7 @@ ReorganizeLeaves(Relation index)
 					if (r == self)
 						continue;
 					d = AlexRouteDistance(ii.metric, routing->routes[self].centroid,
-										  routing->routes[r].centroid, ii.dimensions);
+										  routing->routes[r].centroid, ii.route_dimensions);
 					if (partner == InvalidBlockNumber || d < best)
 					{
 						partner = routing->routes[r].leaf;
@@ -283,8 +284,48 @@ FreePage(Relation index, Buffer buf)
 }
 
 /*
+ * Recycle the vector pages a data page (locked exclusively by the caller)
+ * still owns.
+ */
+static int
+RecycleVectorPages(Relation index, Buffer data_buf)
+{
+	BlockNumber data_blkno = BufferGetBlockNumber(data_buf);
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	AlexLeafDataHeader *hdr = AlexPageGetLeafData(BufferGetPage(data_buf));
+	int			slots = Min(hdr->vector_slots,
+							(BLCKSZ - MAXALIGN(SizeOfPageHeaderData)) / sizeof(BlockNumber));
+	int			freed = 0;
+
+	for (int s = 0; s < slots; s++)
+	{
+		BlockNumber blkno = AlexVectorPageList(hdr)[s];
+		Buffer		buf;
+		Page		page;
+
+		if (blkno == InvalidBlockNumber || blkno >= nblocks)
+			continue;
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		if (!PageIsNew(page) &&
+			AlexPageGetOpaque(page)->page_id == ALEX_PAGE_ID &&
+			AlexPageGetOpaque(page)->kind == ALEX_PAGE_LEAF_VECTORS &&
+			AlexPageGetOpaque(page)->owner == data_blkno)
+		{
+			FreePage(index, buf);
+			RecordFreeIndexPage(index, blkno);
+			freed++;
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	return freed;
+}
+
+/*
  * Recycle a deleted leaf whose head the caller holds exclusively: first its
- * data pages (only those it still owns), then the head itself.
+ * data pages (only those it still owns) with their vector pages, then the
+ * head itself.
  */
 static int
 RecycleLeaf(Relation index, Buffer head_buf)
@@ -305,6 +346,7 @@ RecycleLeaf(Relation index, Buffer head_buf)
 			AlexPageGetOpaque(page)->kind == ALEX_PAGE_LEAF_DATA &&
 			AlexPageGetOpaque(page)->owner == head_blkno)
 		{
+			freed += RecycleVectorPages(index, buf);
 			FreePage(index, buf);
 			RecordFreeIndexPage(index, head->pages[p]);
 			freed++;

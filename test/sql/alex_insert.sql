@@ -32,34 +32,16 @@ SELECT alex_index_check('grown_alex');
 CREATE TABLE built AS SELECT * FROM source;
 CREATE INDEX built_alex ON built USING alex (v vector_l2_ops);
 
-CREATE FUNCTION pg_temp.top_ids(tbl text, q vector, k int, use_index bool)
-RETURNS int[] LANGUAGE plpgsql AS $$
-DECLARE
-	result int[];
-BEGIN
-	PERFORM set_config('enable_seqscan', CASE WHEN use_index THEN 'off' ELSE 'on' END, true);
-	PERFORM set_config('enable_indexscan', CASE WHEN use_index THEN 'on' ELSE 'off' END, true);
-	PERFORM set_config('enable_bitmapscan', 'off', true);
-	EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM %I ORDER BY v <-> $1 LIMIT $2) s', tbl)
-		INTO result USING q, k;
-	RETURN result;
-END
-$$;
-CREATE FUNCTION pg_temp.recall(tbl text) RETURNS float8 LANGUAGE sql AS $$
-	SELECT avg((SELECT count(*) FROM unnest(pg_temp.top_ids(tbl, q.v, 10, true)) a
-				WHERE a = ANY (pg_temp.top_ids(tbl, q.v, 10, false))) / 10.0)::float8
-	FROM queries q
-$$;
+\i test/sql/include/knn.sql
 
 -- same probes, recall within 3 points of the bulk-built index
 SET alex.probes = 5;
-SELECT pg_temp.recall('grown') AS grown_recall, pg_temp.recall('built') AS built_recall \gset
+SELECT pg_temp.recall('grown', '<->') AS grown_recall, pg_temp.recall('built', '<->') AS built_recall \gset
 SELECT :grown_recall >= :built_recall - 0.03 AS as_good_as_bulk;
 
 -- exhaustive probes are exact on the grown index too
 SET alex.probes = 100000;
-SELECT bool_and(pg_temp.top_ids('grown', v, 40, true) = pg_temp.top_ids('grown', v, 40, false))
-	AS exact FROM queries;
+SELECT pg_temp.exhaustive_equals_exact('grown', '<->', 40) AS exact;
 RESET alex.probes;
 
 -- updates insert new entries; the old ones wait for vacuum
@@ -67,8 +49,7 @@ UPDATE grown SET v = v + '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' WHERE id % 4 = 0;
 SELECT entries FROM alex_index_stats('grown_alex');
 SELECT alex_index_check('grown_alex');
 SET alex.probes = 100000;
-SELECT bool_and(pg_temp.top_ids('grown', v, 40, true) = pg_temp.top_ids('grown', v, 40, false))
-	AS exact_after_update FROM queries;
+SELECT pg_temp.exhaustive_equals_exact('grown', '<->', 40) AS exact_after_update;
 RESET alex.probes;
 
 DROP TABLE source, queries, grown, built;

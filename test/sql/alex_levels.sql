@@ -16,39 +16,15 @@ INSERT INTO queries
 SELECT i, (SELECT array_agg(random() + (i % 9) + 0 * g) FROM generate_series(1, 8) g)::vector
 FROM generate_series(1, 20) i;
 
-CREATE FUNCTION pg_temp.top_ids(q vector, k int, use_index bool)
-RETURNS int[] LANGUAGE plpgsql AS $$
-DECLARE
-	result int[];
-BEGIN
-	PERFORM set_config('enable_seqscan', CASE WHEN use_index THEN 'off' ELSE 'on' END, true);
-	PERFORM set_config('enable_indexscan', CASE WHEN use_index THEN 'on' ELSE 'off' END, true);
-	PERFORM set_config('enable_bitmapscan', 'off', true);
-	SELECT array_agg(id) INTO result
-	FROM (SELECT id FROM items ORDER BY v <-> q LIMIT k) s;
-	RETURN result;
-END
-$$;
-CREATE FUNCTION pg_temp.recall() RETURNS float8 LANGUAGE sql AS $$
-	SELECT avg((SELECT count(*) FROM unnest(pg_temp.top_ids(q.v, 10, true)) a
-				WHERE a = ANY (pg_temp.top_ids(q.v, 10, false))) / 10.0)::float8
-	FROM queries q
-$$;
-CREATE FUNCTION pg_temp.exact() RETURNS bool LANGUAGE plpgsql AS $$
-BEGIN
-	PERFORM set_config('alex.probes', '100000', true);
-	RETURN (SELECT bool_and(pg_temp.top_ids(v, 60, true) = pg_temp.top_ids(v, 60, false))
-			FROM queries);
-END
-$$;
+\i test/sql/include/knn.sql
 
 -- bulk build: 55 leaves under nodes of at most 4 entries stack 3 or more levels
 CREATE INDEX items_alex ON items USING alex (v vector_l2_ops) WITH (fanout = 4);
 SELECT levels >= 3 AS stacked, leaves, entries FROM alex_index_stats('items_alex');
 SELECT alex_index_check('items_alex');
-SELECT pg_temp.exact();
+SELECT pg_temp.exhaustive_equals_exact('items', '<->', 60);
 SET alex.probes = 8;
-SELECT pg_temp.recall() >= 0.8 AS good_recall;
+SELECT pg_temp.recall('items', '<->') >= 0.8 AS good_recall;
 RESET alex.probes;
 DROP INDEX items_alex;
 
@@ -69,7 +45,7 @@ $$;
 SELECT levels >= 3 AS grew_levels, leaves > 16 AS many_leaves, splits > 0 AS split, entries
 FROM alex_index_stats('items_alex');
 SELECT alex_index_check('items_alex');
-SELECT pg_temp.exact();
+SELECT pg_temp.exhaustive_equals_exact('items', '<->', 60);
 
 -- deletes and vacuum: leaves merge within their node, replaced model
 -- nodes are recycled with the leaves
@@ -79,7 +55,7 @@ SELECT txid_current() > 0 AS advanced;
 VACUUM items;
 SELECT entries, merges > 0 AS merged FROM alex_index_stats('items_alex');
 SELECT alex_index_check('items_alex');
-SELECT pg_temp.exact();
+SELECT pg_temp.exhaustive_equals_exact('items', '<->', 60);
 
 -- wide entries (one routing entry per page): a split's replaced entry and
 -- the new one sit on different pages of the node

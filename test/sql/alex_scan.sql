@@ -34,60 +34,32 @@ EXPLAIN (COSTS OFF) SELECT id FROM items WHERE v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1
 EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' DESC LIMIT 10;
 DROP INDEX items_ip, items_cos, items_l1;
 
--- top-k ids by index scan and by exact seq scan
-CREATE FUNCTION pg_temp.top_ids(q vector, k int, op text, use_index bool)
-RETURNS int[] LANGUAGE plpgsql AS $$
-DECLARE
-	result int[];
-BEGIN
-	PERFORM set_config('enable_seqscan', CASE WHEN use_index THEN 'off' ELSE 'on' END, true);
-	PERFORM set_config('enable_indexscan', CASE WHEN use_index THEN 'on' ELSE 'off' END, true);
-	PERFORM set_config('enable_bitmapscan', 'off', true);
-	EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM items ORDER BY v %s $1 LIMIT $2) s', op)
-		INTO result USING q, k;
-	RETURN result;
-END
-$$;
-
--- recall@10 of the index against exact results, over the query set
-CREATE FUNCTION pg_temp.recall(op text) RETURNS float8 LANGUAGE sql AS $$
-	SELECT avg((SELECT count(*) FROM unnest(pg_temp.top_ids(q.v, 10, op, true)) a
-				WHERE a = ANY (pg_temp.top_ids(q.v, 10, op, false))) / 10.0)::float8
-	FROM queries q
-$$;
-
--- probes at least the leaf count: the index returns exactly what a seq
--- scan returns, in the same order, for every metric
-CREATE FUNCTION pg_temp.exhaustive_equals_exact(op text, k int) RETURNS bool
-LANGUAGE sql AS $$
-	SELECT bool_and(pg_temp.top_ids(q.v, k, op, true) = pg_temp.top_ids(q.v, k, op, false))
-	FROM queries q
-$$;
+\i test/sql/include/knn.sql
 
 SET alex.probes = 100000;
-SELECT pg_temp.exhaustive_equals_exact('<->', 50);
+SELECT pg_temp.exhaustive_equals_exact('items', '<->', 50);
 -- the index really is used
-SELECT count(*) FROM (SELECT pg_temp.top_ids(v, 3000, '<->', true) ids FROM queries LIMIT 1) s
+SELECT count(*) FROM (SELECT pg_temp.top_ids('items', v, 3000, '<->', true) ids FROM queries LIMIT 1) s
 WHERE cardinality(ids) = 3000;
 
 CREATE INDEX items_ip ON items USING alex (v vector_ip_ops);
-SELECT pg_temp.exhaustive_equals_exact('<#>', 50);
+SELECT pg_temp.exhaustive_equals_exact('items', '<#>', 50);
 DROP INDEX items_ip;
 CREATE INDEX items_cos ON items USING alex (v vector_cosine_ops);
-SELECT pg_temp.exhaustive_equals_exact('<=>', 50);
+SELECT pg_temp.exhaustive_equals_exact('items', '<=>', 50);
 DROP INDEX items_cos;
 CREATE INDEX items_l1 ON items USING alex (v vector_l1_ops);
-SELECT pg_temp.exhaustive_equals_exact('<+>', 50);
+SELECT pg_temp.exhaustive_equals_exact('items', '<+>', 50);
 DROP INDEX items_l1;
 
 -- default probes: approximate, but good
 RESET alex.probes;
-SELECT pg_temp.recall('<->') >= 0.9 AS good_recall;
+SELECT pg_temp.recall('items', '<->') >= 0.9 AS good_recall;
 -- more probes never hurt
 SET alex.probes = 1;
-SELECT pg_temp.recall('<->') AS recall_1 \gset
+SELECT pg_temp.recall('items', '<->') AS recall_1 \gset
 SET alex.probes = 30;
-SELECT pg_temp.recall('<->') AS recall_30 \gset
+SELECT pg_temp.recall('items', '<->') AS recall_30 \gset
 SELECT :recall_30 >= :recall_1 AS monotone, :recall_30 >= 0.99 AS near_exact;
 
 -- rows come out in distance order

@@ -27,13 +27,17 @@ wal_consistency_checking = 'generic'
 autovacuum = off
 });
 $primary->start;
+# a slot keeps the WAL the standby has not replayed yet (checking every page
+# makes the WAL large and the standby slower than the primary)
+$primary->safe_psql('postgres',
+	"SELECT pg_create_physical_replication_slot('standby')");
 
 my $backup_name = 'base';
 $primary->backup($backup_name);
 my $standby = PostgreSQL::Test::Cluster->new('standby');
 $standby->init_from_backup($primary, $backup_name, has_streaming => 1);
 $standby->append_conf('postgresql.conf',
-	"wal_consistency_checking = 'generic'");
+	"wal_consistency_checking = 'generic'\nprimary_slot_name = 'standby'");
 $standby->start;
 
 # vec(x): a deterministic, tie-free 8-d vector (no zero vectors, so the

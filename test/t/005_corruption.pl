@@ -49,7 +49,7 @@ for (my $blk = 0; $blk * $blcksz < length($pristine); $blk++)
 	my $kind = unpack('v', substr($pristine, $blk * $blcksz + $special + 12, 2));
 	$first_of_kind{$kind} //= $blk;
 }
-ok(defined $first_of_kind{$_}, "found a page of kind $_") for (2, 3, 4);
+ok(defined $first_of_kind{$_}, "found a page of kind $_") for (2, 3, 4, 6);
 
 my $query = q{SET enable_seqscan = off; SET alex.probes = 100000;
 	SELECT count(*) FROM (SELECT id FROM t ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 10000) s};
@@ -92,6 +92,18 @@ corrupt_case('page id', $first_of_kind{3},
 # a leaf data page of zeros
 corrupt_case('zeroed page', $first_of_kind{4},
 	0, "\0" x $blcksz);
+
+# a vector page that names another data page as its owner
+corrupt_case('vector page owner', $first_of_kind{6},
+	$special + 4, pack('V', 0));
+# a data page whose first vector page slot points at the metapage: the slot
+# list follows the 16-byte header and two bitmaps of (lanes + 63) / 64 words
+{
+	my $lanes = unpack('v', substr($pristine, $first_of_kind{4} * $blcksz + 24, 2));
+	my $words = int(($lanes + 63) / 64);
+	corrupt_case('vector page slot', $first_of_kind{4},
+		24 + 16 + 16 * $words, pack('V', 0));
+}
 
 # and the restored index is whole again
 is($node->safe_psql('postgres', q{SELECT alex_index_check('t_alex')}), '3000',

@@ -1,0 +1,353 @@
+/*-------------------------------------------------------------------------
+ *
+ * alexquant.c
+ *	  RaBitQ codes for leaf lanes: one bit a dimension of the rotated
+ *	  residual, three float factors, and the estimator that turns a code
+ *	  into a lower bound of the exact distance.
+ *
+ * A vector o in a leaf with reference vector c (the leaf's centroid, or
+ * zero) has residual r = o - c and unit residual u = r / |r|.  With P a
+ * random rotation of the padded space (Dp, a power of two), the code is the
+ * sign pattern of P u, read as the unit vector xbar = sign(P u) / sqrt(Dp).
+ * f = <xbar, P u> = |P u|_1 / sqrt(Dp) is close to 0.8.  For any vector w,
+ *
+ *		<u, w> ~= <xbar, P w> / f
+ *
+ * with error at most |w| sqrt((1 - f^2) / f^2) eps0 / sqrt(Dp - 1) with high
+ * probability (Gao & Long, SIGMOD 2024, who use eps0 = 1.9; the error is
+ * close to normal with that scale, so 1.9 still fails for about 3% of
+ * vectors: alex.bound_epsilon defaults to 4).  For L2 (and cosine on
+ * unit vectors, and L1 bounded below by L2) w = q - c:
+ *
+ *		|q - o|^2 = |q - c|^2 + |r|^2 - 2 |r| <u, q - c>
+ *				  = |q - c|^2 + offset - 2 scale <xbar, P q>
+ *
+ * with scale = |r| / f and offset = |r|^2 + 2 scale <xbar, P c> stored per
+ * lane, so the centroid enters only through the lane's factors and a
+ * per-leaf scalar: one table of P q serves every leaf a query probes.  For
+ * inner product w = q and <o, q> = <c, q> + scale <xbar, P q>.
+ *
+ * <xbar, P q> = (2 sum_{bit i set} (Pq)_i - sum_i (Pq)_i) / sqrt(Dp); the
+ * sum over set bits reads a table of 16 partial sums per 4-bit nibble.
+ * Everything here is plain C in a fixed order, so every CPU computes the
+ * same bits and the same bounds.
+ *
+ * IDENTIFICATION
+ *	  src/alexquant.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "alex.h"
+#include "common/pg_prng.h"
+#include "port/pg_bitutils.h"
+#include "utils/memutils.h"
+
+/* Rounds of random sign flips and a Walsh-Hadamard transform */
+#define ALEX_ROTATION_ROUNDS	3
+
+/* The per-lane factors, before the code bits */
+typedef struct AlexCodeFactors
+{
+	float		offset;
+	float		scale;
+	float		error;			/* bound on |<r, w>| error, per unit |w| */
+} AlexCodeFactors;
+
+#define CODE_BITS_OFFSET	MAXALIGN(sizeof(AlexCodeFactors))
+
+static int
+PaddedDimensions(int dimensions)
+{
+	int			padded = 1;
+
+	while (padded < dimensions)
+		padded <<= 1;
+	return Max(padded, 64);
+}
+
+/*
+ * Are codes of this width worth estimating from?  In few dimensions the
+ * bound is loose and exact distances are cheap.
+ */
+bool
+AlexCodesUsable(int dimensions)
+{
+	return PaddedDimensions(dimensions) >= ALEX_MIN_CODE_DIMENSIONS;
+}
+
+Size
+AlexCodeSize(int dimensions)
+{
+	return CODE_BITS_OFFSET + PaddedDimensions(dimensions) / 8;
+}
+
+/*
+ * The rotation of an index: its sign flips come from the metapage's seed,
+ * so every backend, a standby and a rebuild agree.  One is cached per
+ * backend (rebuilt when another index needs another one: it is cheap).
+ */
+const AlexQuantizer *
+AlexGetQuantizer(int dimensions, uint64 seed)
+{
+	static AlexQuantizer *cached = NULL;
+	pg_prng_state prng;
+	int			padded = PaddedDimensions(dimensions);
+
+	if (cached && cached->dimensions == dimensions && cached->seed == seed)
+		return cached;
+	if (cached == NULL)
+		cached = MemoryContextAllocZero(TopMemoryContext, sizeof(AlexQuantizer));
+	else if (cached->signs)
+		pfree(cached->signs);
+
+	cached->dimensions = dimensions;
+	cached->padded = padded;
+	cached->seed = seed;
+	cached->signs = MemoryContextAlloc(TopMemoryContext,
+									   sizeof(float) * padded * ALEX_ROTATION_ROUNDS);
+	pg_prng_seed(&prng, seed);
+	for (int i = 0; i < padded * ALEX_ROTATION_ROUNDS; i++)
+		cached->signs[i] = (pg_prng_uint32(&prng) & 1) ? 1.0f : -1.0f;
+	return cached;
+}
+
+/* In-place fast Walsh-Hadamard transform, scaled to be orthonormal */
+static void
+Hadamard(float *x, int n)
+{
+	float		scale = 1.0f / sqrtf((float) n);
+
+	for (int len = 1; len < n; len <<= 1)
+		for (int i = 0; i < n; i += len << 1)
+			for (int j = i; j < i + len; j++)
+			{
+				float		a = x[j];
+				float		b = x[j + len];
+
+				x[j] = a + b;
+				x[j + len] = a - b;
+			}
+	for (int i = 0; i < n; i++)
+		x[i] *= scale;
+}
+
+/* out (padded floats) = P in (dimensions floats, zero-padded) */
+void
+AlexRotate(const AlexQuantizer *qz, const float *in, float *out)
+{
+	memcpy(out, in, sizeof(float) * qz->dimensions);
+	memset(out + qz->dimensions, 0, sizeof(float) * (qz->padded - qz->dimensions));
+	for (int round = 0; round < ALEX_ROTATION_ROUNDS; round++)
+	{
+		const float *signs = qz->signs + (Size) round * qz->padded;
+
+		for (int i = 0; i < qz->padded; i++)
+			out[i] *= signs[i];
+		Hadamard(out, qz->padded);
+	}
+}
+
+/*
+ * The vector as the estimator sees it: unit length for cosine (cosine
+ * distance is half the squared L2 distance of unit vectors).
+ */
+static void
+EstimatorVector(AlexMetricKind metric, const float *in, float *out, int dim)
+{
+	double		norm = 0;
+
+	memcpy(out, in, sizeof(float) * dim);
+	if (metric != ALEX_METRIC_COSINE)
+		return;
+	for (int i = 0; i < dim; i++)
+		norm += (double) in[i] * in[i];
+	if (norm > 0)
+		for (int i = 0; i < dim; i++)
+			out[i] = (float) (in[i] / sqrt(norm));
+}
+
+/*
+ * Encode a vector into a lane payload of AlexCodeSize bytes, relative to
+ * the leaf's reference vector (NULL: zero).
+ */
+void
+AlexEncodeCode(const AlexQuantizer *qz, AlexMetricKind metric, const float *vector,
+			   const float *reference, char *payload)
+{
+	int			dim = qz->dimensions;
+	int			padded = qz->padded;
+	AlexCodeFactors *factors = (AlexCodeFactors *) payload;
+	uint8	   *bits = (uint8 *) (payload + CODE_BITS_OFFSET);
+	float	   *r = palloc(sizeof(float) * padded);
+	float	   *pr = palloc(sizeof(float) * padded);
+	double		norm = 0;
+	double		l1 = 0;
+	double		inv_sqrt = 1.0 / sqrt((double) padded);
+	double		f;
+
+	EstimatorVector(metric, vector, r, dim);
+	if (reference)
+		for (int i = 0; i < dim; i++)
+			r[i] -= reference[i];
+	for (int i = 0; i < dim; i++)
+		norm += (double) r[i] * r[i];
+	norm = sqrt(norm);
+
+	memset(bits, 0, padded / 8);
+	memset(factors, 0, sizeof(AlexCodeFactors));
+	if (norm == 0)
+	{
+		/* o == c: the distance is exactly |q - c|, which the leaf term has */
+		pfree(r);
+		pfree(pr);
+		return;
+	}
+
+	for (int i = 0; i < dim; i++)
+		r[i] = (float) (r[i] / norm);
+	AlexRotate(qz, r, pr);
+	for (int i = 0; i < padded; i++)
+	{
+		if (pr[i] > 0)
+			bits[i / 8] |= 1 << (i % 8);
+		l1 += fabs(pr[i]);
+	}
+	f = Max(l1 * inv_sqrt, 1e-6);
+
+	factors->scale = (float) (norm / f);
+	factors->error = (float) (norm * sqrt(Max(0, 1 - f * f)) / f / sqrt((double) padded - 1));
+	if (reference && metric != ALEX_METRIC_INNER_PRODUCT)
+	{
+		double		g = 0;
+
+		/* <xbar, P c>, so that the query table needs no centroid */
+		memcpy(r, reference, sizeof(float) * dim);
+		AlexRotate(qz, r, pr);
+		for (int i = 0; i < padded; i++)
+			g += (bits[i / 8] >> (i % 8) & 1) ? pr[i] : -pr[i];
+		g *= inv_sqrt;
+		factors->offset = (float) (norm * norm + 2 * factors->scale * g);
+	}
+	else
+		factors->offset = (float) (norm * norm);
+	pfree(r);
+	pfree(pr);
+}
+
+/*
+ * Prepare a query: rotate it once and build the nibble tables.
+ */
+void
+AlexPrepareQueryCode(const AlexQuantizer *qz, AlexMetricKind metric, const float *query,
+					 AlexQueryCode *qc)
+{
+	int			padded = qz->padded;
+	float	   *pq = palloc(sizeof(float) * padded);
+	float	   *q = palloc(sizeof(float) * qz->dimensions);
+	double		sum = 0;
+	double		norm = 0;
+
+	EstimatorVector(metric, query, q, qz->dimensions);
+	AlexRotate(qz, q, pq);
+	qc->metric = metric;
+	qc->dimensions = qz->dimensions;
+	qc->padded = padded;
+	qc->query = q;
+	qc->lut = palloc(sizeof(float) * 16 * (padded / 4));
+	for (int k = 0; k < padded / 4; k++)
+	{
+		float	   *t = qc->lut + 16 * k;
+
+		t[0] = 0;
+		for (int m = 1; m < 16; m++)
+		{
+			int			low = pg_rightmost_one_pos32(m);
+
+			t[m] = t[m & (m - 1)] + pq[4 * k + low];
+		}
+	}
+	for (int i = 0; i < padded; i++)
+	{
+		sum += pq[i];
+		norm += (double) pq[i] * pq[i];
+	}
+	qc->sum = (float) sum;
+	qc->norm = (float) sqrt(norm);
+	qc->inv_sqrt = (float) (1.0 / sqrt((double) padded));
+	pfree(pq);
+}
+
+/*
+ * The per-leaf part of the estimate, from the leaf's reference vector
+ * (NULL: zero): |q - c|^2 and |q - c| for the L2 forms, <c, q> and |q| for
+ * inner product.
+ */
+void
+AlexLeafQueryTerms(const AlexQueryCode *qc, const float *reference, AlexLeafTerms *terms)
+{
+	const float *q = qc->query;
+	double		a = 0;
+	double		b = 0;
+
+	for (int i = 0; i < qc->dimensions; i++)
+	{
+		float		c = reference ? reference[i] : 0;
+
+		if (qc->metric == ALEX_METRIC_INNER_PRODUCT)
+		{
+			a += (double) c * q[i];
+			b += (double) q[i] * q[i];
+		}
+		else
+			a += (double) (q[i] - c) * (q[i] - c);
+	}
+	terms->base = (float) a;
+	terms->norm = (float) (qc->metric == ALEX_METRIC_INNER_PRODUCT ? sqrt(b) : sqrt(a));
+}
+
+/* <xbar, P q> of one code */
+static inline float
+CodeDot(const AlexQueryCode *qc, const uint8 *bits)
+{
+	const float *lut = qc->lut;
+	float		acc = 0;
+
+	for (int j = 0; j < qc->padded / 8; j++)
+	{
+		acc += lut[bits[j] & 0x0F] + lut[16 + (bits[j] >> 4)];
+		lut += 32;
+	}
+	return (2 * acc - qc->sum) * qc->inv_sqrt;
+}
+
+/*
+ * A lower bound of the exact distance between the query and a lane's
+ * vector, in the units the SQL operator returns (it fails, rarely, only as
+ * the estimator's error bound does).
+ */
+double
+AlexCodeLowerBound(const AlexQueryCode *qc, const AlexLeafTerms *terms, const char *payload)
+{
+	const AlexCodeFactors *factors = (const AlexCodeFactors *) payload;
+	float		dot = CodeDot(qc, (const uint8 *) (payload + CODE_BITS_OFFSET));
+	float		slack = (float) alex_bound_epsilon * factors->error * terms->norm;
+	float		d2;
+
+	switch (qc->metric)
+	{
+		case ALEX_METRIC_INNER_PRODUCT:
+			return -(double) (terms->base + factors->scale * dot + slack);
+		case ALEX_METRIC_COSINE:
+			d2 = terms->base + factors->offset - 2 * (factors->scale * dot + slack);
+			return Max(d2, 0) / 2.0;
+		case ALEX_METRIC_L2:
+		case ALEX_METRIC_L1:	/* L1 >= L2 */
+			d2 = terms->base + factors->offset - 2 * (factors->scale * dot + slack);
+			return sqrt(Max(d2, 0));
+	}
+	return 0;
+}

@@ -1,0 +1,66 @@
+--
+-- alex_wide: vectors of any width up to the type's 16,000 dimensions.  A
+-- vector lives in its data page's vector pages and spans page boundaries;
+-- centroids wider than a model page route in a sketch.
+--
+\set SHOW_CONTEXT never
+\set VERBOSITY sqlstate
+
+\i test/sql/include/knn.sql
+
+-- clustered rows: 8 centres, each row its centre plus noise
+CREATE FUNCTION pg_temp.clustered(n int, dim int, first_id int)
+RETURNS TABLE (id int, v vector) LANGUAGE sql AS $$
+	SELECT i, (SELECT array_agg(sin(((i % 8) + 1) * g) + 0.3 * random())
+			   FROM generate_series(1, dim) g)::vector
+	FROM generate_series(first_id, first_id + n - 1) i
+$$;
+
+SELECT setseed(0.25);
+-- 1,000 dimensions: exact routing, vectors straddling vector pages
+CREATE TABLE items (id int, v vector(1000)) WITH (autovacuum_enabled = off);
+INSERT INTO items SELECT * FROM pg_temp.clustered(600, 1000, 1);
+CREATE TABLE queries (id int, v vector(1000));
+INSERT INTO queries SELECT * FROM pg_temp.clustered(10, 1000, 100001);
+CREATE INDEX items_l2 ON items USING alex (v vector_l2_ops);
+SELECT entries, leaf_vector_pages > 0 AS has_vector_pages FROM alex_index_stats('items_l2');
+SELECT alex_index_check('items_l2');
+SELECT pg_temp.exhaustive_equals_exact('items', '<->', 30);
+DROP TABLE items, queries;
+
+-- 16,000 dimensions, the most the type allows: cosine and L2, built on an
+-- empty table and grown by inserts (splits), then bulk-built
+CREATE TABLE items (id int, v vector(16000)) WITH (autovacuum_enabled = off);
+CREATE TABLE queries (id int, v vector(16000));
+INSERT INTO queries SELECT * FROM pg_temp.clustered(8, 16000, 100001);
+CREATE INDEX items_cos ON items USING alex (v vector_cosine_ops);
+CREATE INDEX items_l2 ON items USING alex (v vector_l2_ops);
+INSERT INTO items SELECT * FROM pg_temp.clustered(200, 16000, 1);
+INSERT INTO items SELECT * FROM pg_temp.clustered(200, 16000, 201);
+SELECT entries, leaves > 1 AS split FROM alex_index_stats('items_cos');
+SELECT entries, leaves > 1 AS split FROM alex_index_stats('items_l2');
+SELECT alex_index_check('items_cos'), alex_index_check('items_l2');
+SELECT pg_temp.exhaustive_equals_exact('items', '<=>', 20) AS cos_exact,
+	   pg_temp.exhaustive_equals_exact('items', '<->', 20) AS l2_exact;
+-- the sketch routes well enough: one leaf per cluster finds the neighbours
+SET alex.probes = 2;
+SELECT pg_temp.recall('items', '<=>') >= 0.8 AS cos_recall,
+	   pg_temp.recall('items', '<->') >= 0.8 AS l2_recall;
+RESET alex.probes;
+
+-- a wrong width is still an error
+SELECT pg_temp.top_ids('items', '[1,2,3]', 1, '<->', true);
+
+-- bulk build over the same rows
+DROP INDEX items_l2;
+CREATE INDEX items_l2 ON items USING alex (v vector_l2_ops);
+SELECT alex_index_check('items_l2');
+SELECT pg_temp.exhaustive_equals_exact('items', '<->', 20) AS l2_exact_bulk;
+
+-- delete most rows: vacuum recycles vector pages with their leaves
+DELETE FROM items WHERE id % 10 <> 0;
+VACUUM items;
+SELECT entries FROM alex_index_stats('items_l2');
+SELECT alex_index_check('items_cos'), alex_index_check('items_l2');
+SELECT pg_temp.exhaustive_equals_exact('items', '<->', 20) AS l2_exact_after_vacuum;
+DROP TABLE items, queries;
