@@ -323,10 +323,13 @@ typedef struct AlexQueryCode
 	int			dimensions;
 	int			padded;
 	float	   *query;			/* as the estimator sees it */
-	float	   *lut;			/* 16 partial sums of P q per 4-bit nibble */
-	float		sum;			/* sum of P q */
-	float		norm;
-	float		inv_sqrt;
+	uint64	   *planes;			/* P q in 8-bit steps, one bit plane each */
+	int			words;			/* of a code and of a plane */
+	double		low;			/* P q ~= low + step * level */
+	double		step;
+	double		rounding;		/* largest |P q - (low + step * level)| */
+	double		sum;			/* sum of P q */
+	double		inv_sqrt;		/* 1 / sqrt(padded) */
 } AlexQueryCode;
 
 /* The per-leaf part of an estimate */

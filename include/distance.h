@@ -39,7 +39,17 @@ typedef struct DistanceKernels
 	void		(*cosine_parts) (const float *a, const float *b, int n,
 								 float *dot, float *norm_a, float *norm_b);
 	float		(*l1) (const float *a, const float *b, int n);
+
+	/*
+	 * Quantized codes: sum over b < DISTANCE_CODE_PLANES of 2^b times the
+	 * popcount of code AND planes[b] (each plane `words` long), and the
+	 * popcount of code itself in *nset.  Integer: every kernel agrees.
+	 */
+	uint64		(*code_dot) (const uint64 *code, const uint64 *planes, int words,
+							 uint32 *nset);
 } DistanceKernels;
+
+#define DISTANCE_CODE_PLANES 8
 
 /* The kernels in use; set by DistanceKernelsInit() and the GUC */
 extern const DistanceKernels *distance_kernels;

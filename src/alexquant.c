@@ -27,10 +27,11 @@
  * per-leaf scalar: one table of P q serves every leaf a query probes.  For
  * inner product w = q and <o, q> = <c, q> + scale <xbar, P q>.
  *
- * <xbar, P q> = (2 sum_{bit i set} (Pq)_i - sum_i (Pq)_i) / sqrt(Dp); the
- * sum over set bits reads a table of 16 partial sums per 4-bit nibble.
- * Everything here is plain C in a fixed order, so every CPU computes the
- * same bits and the same bounds.
+ * <xbar, P q> = (2 sum_{bit i set} (Pq)_i - sum_i (Pq)_i) / sqrt(Dp).  The
+ * query is stored in 8-bit steps as bit planes, so the sum over set bits is
+ * eight popcounts of code AND plane a word (distance kernels: AVX-512
+ * VPOPCNTQ, POPCNT, or portable, all the same integers); the rounding of
+ * the query widens the bound by a deterministic amount.
  *
  * IDENTIFICATION
  *	  src/alexquant.c
@@ -43,7 +44,7 @@
 
 #include "alex.h"
 #include "common/pg_prng.h"
-#include "port/pg_bitutils.h"
+#include "distance.h"
 #include "utils/memutils.h"
 
 /* Rounds of random sign flips and a Walsh-Hadamard transform */
@@ -239,45 +240,52 @@ AlexEncodeCode(const AlexQuantizer *qz, AlexMetricKind metric, const float *vect
 }
 
 /*
- * Prepare a query: rotate it once and build the nibble tables.
+ * Prepare a query: rotate it once and cut it into 8-bit bit planes.
  */
 void
 AlexPrepareQueryCode(const AlexQuantizer *qz, AlexMetricKind metric, const float *query,
 					 AlexQueryCode *qc)
 {
 	int			padded = qz->padded;
+	int			words = padded / 64;
 	float	   *pq = palloc(sizeof(float) * padded);
 	float	   *q = palloc(sizeof(float) * qz->dimensions);
+	double		low;
+	double		high;
 	double		sum = 0;
-	double		norm = 0;
+	double		rounding = 0;
 
 	EstimatorVector(metric, query, q, qz->dimensions);
 	AlexRotate(qz, q, pq);
+	low = high = pq[0];
+	for (int i = 0; i < padded; i++)
+	{
+		low = Min(low, pq[i]);
+		high = Max(high, pq[i]);
+		sum += pq[i];
+	}
+
 	qc->metric = metric;
 	qc->dimensions = qz->dimensions;
 	qc->padded = padded;
 	qc->query = q;
-	qc->lut = palloc(sizeof(float) * 16 * (padded / 4));
-	for (int k = 0; k < padded / 4; k++)
-	{
-		float	   *t = qc->lut + 16 * k;
-
-		t[0] = 0;
-		for (int m = 1; m < 16; m++)
-		{
-			int			low = pg_rightmost_one_pos32(m);
-
-			t[m] = t[m & (m - 1)] + pq[4 * k + low];
-		}
-	}
+	qc->words = words;
+	qc->low = low;
+	qc->step = high > low ? (high - low) / 255.0 : 1.0;
+	qc->sum = sum;
+	qc->inv_sqrt = 1.0 / sqrt((double) padded);
+	qc->planes = palloc0(sizeof(uint64) * DISTANCE_CODE_PLANES * words);
 	for (int i = 0; i < padded; i++)
 	{
-		sum += pq[i];
-		norm += (double) pq[i] * pq[i];
+		int			level = (int) floor((pq[i] - low) / qc->step + 0.5);
+
+		level = Max(0, Min(level, 255));
+		rounding = Max(rounding, fabs(pq[i] - (low + qc->step * level)));
+		for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
+			if (level & (1 << b))
+				qc->planes[b * words + i / 64] |= UINT64CONST(1) << (i % 64);
 	}
-	qc->sum = (float) sum;
-	qc->norm = (float) sqrt(norm);
-	qc->inv_sqrt = (float) (1.0 / sqrt((double) padded));
+	qc->rounding = rounding;
 	pfree(pq);
 }
 
@@ -309,21 +317,6 @@ AlexLeafQueryTerms(const AlexQueryCode *qc, const float *reference, AlexLeafTerm
 	terms->norm = (float) (qc->metric == ALEX_METRIC_INNER_PRODUCT ? sqrt(b) : sqrt(a));
 }
 
-/* <xbar, P q> of one code */
-static inline float
-CodeDot(const AlexQueryCode *qc, const uint8 *bits)
-{
-	const float *lut = qc->lut;
-	float		acc = 0;
-
-	for (int j = 0; j < qc->padded / 8; j++)
-	{
-		acc += lut[bits[j] & 0x0F] + lut[16 + (bits[j] >> 4)];
-		lut += 32;
-	}
-	return (2 * acc - qc->sum) * qc->inv_sqrt;
-}
-
 /*
  * A lower bound of the exact distance between the query and a lane's
  * vector, in the units the SQL operator returns (it fails, rarely, only as
@@ -333,14 +326,21 @@ double
 AlexCodeLowerBound(const AlexQueryCode *qc, const AlexLeafTerms *terms, const char *payload)
 {
 	const AlexCodeFactors *factors = (const AlexCodeFactors *) payload;
-	float		dot = CodeDot(qc, (const uint8 *) (payload + CODE_BITS_OFFSET));
-	float		slack = (float) alex_bound_epsilon * factors->error * terms->norm;
-	float		d2;
+	uint32		nset;
+	uint64		levels = distance_kernels->code_dot((const uint64 *) (payload + CODE_BITS_OFFSET),
+													qc->planes, qc->words, &nset);
+	double		set_sum = nset * qc->low + qc->step * (double) levels;
+	double		dot = (2 * set_sum - qc->sum) * qc->inv_sqrt;
+
+	/* the estimator's error, and the query's rounding (n_set * rounding) */
+	double		slack = alex_bound_epsilon * factors->error * terms->norm +
+		factors->scale * 2 * nset * qc->rounding * qc->inv_sqrt;
+	double		d2;
 
 	switch (qc->metric)
 	{
 		case ALEX_METRIC_INNER_PRODUCT:
-			return -(double) (terms->base + factors->scale * dot + slack);
+			return -(terms->base + factors->scale * dot + slack);
 		case ALEX_METRIC_COSINE:
 			d2 = terms->base + factors->offset - 2 * (factors->scale * dot + slack);
 			return Max(d2, 0) / 2.0;

@@ -116,12 +116,34 @@ PortableL1(const float *a, const float *b, int n)
 	return ReduceLanes(lanes);
 }
 
+static uint64
+PortableCodeDot(const uint64 *code, const uint64 *planes, int words, uint32 *nset)
+{
+	uint64		sums[DISTANCE_CODE_PLANES] = {0};
+	uint64		total = 0;
+	uint32		n = 0;
+
+	for (int w = 0; w < words; w++)
+	{
+		uint64		c = code[w];
+
+		n += __builtin_popcountll(c);
+		for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
+			sums[b] += __builtin_popcountll(c & planes[b * words + w]);
+	}
+	for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
+		total += sums[b] << b;
+	*nset = n;
+	return total;
+}
+
 const DistanceKernels distance_kernels_portable = {
 	"portable",
 	PortableL2Squared,
 	PortableInnerProduct,
 	PortableCosineParts,
-	PortableL1
+	PortableL1,
+	PortableCodeDot
 };
 
 /*
@@ -162,7 +184,8 @@ DistanceKernelSupported(DistanceKernelKind kind)
 		case DISTANCE_KERNEL_AVX2:
 			return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 		case DISTANCE_KERNEL_AVX512:
-			return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+			return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma") &&
+				__builtin_cpu_supports("avx512vpopcntdq");
 #else
 		case DISTANCE_KERNEL_AVX2:
 		case DISTANCE_KERNEL_AVX512:

@@ -22,8 +22,8 @@
 
 #include "distance.h"
 
-#define AVX2_TARGET __attribute__((target("avx2,fma")))
-#define AVX512_TARGET __attribute__((target("avx512f,avx2,fma")))
+#define AVX2_TARGET __attribute__((target("avx2,fma,popcnt")))
+#define AVX512_TARGET __attribute__((target("avx512f,avx512vpopcntdq,avx2,fma,popcnt")))
 
 /* ---------- AVX2: lanes 0-7, 8-15, 16-23, 24-31 in r0..r3 ---------- */
 
@@ -158,12 +158,35 @@ Avx2L1(const float *a, const float *b, int n)
 	return Avx2Reduce(r0, r1, r2, r3);
 }
 
+/* Scalar POPCNT: every AVX2 CPU has it */
+AVX2_TARGET static uint64
+Avx2CodeDot(const uint64 *code, const uint64 *planes, int words, uint32 *nset)
+{
+	uint64		sums[DISTANCE_CODE_PLANES] = {0};
+	uint64		total = 0;
+	uint32		n = 0;
+
+	for (int w = 0; w < words; w++)
+	{
+		uint64		c = code[w];
+
+		n += _mm_popcnt_u64(c);
+		for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
+			sums[b] += _mm_popcnt_u64(c & planes[b * words + w]);
+	}
+	for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
+		total += sums[b] << b;
+	*nset = n;
+	return total;
+}
+
 const DistanceKernels distance_kernels_avx2 = {
 	"avx2",
 	Avx2L2Squared,
 	Avx2InnerProduct,
 	Avx2CosineParts,
-	Avx2L1
+	Avx2L1,
+	Avx2CodeDot
 };
 
 /* ---------- AVX-512: lanes 0-15 in z0, 16-31 in z1 ---------- */
@@ -282,12 +305,43 @@ Avx512L1(const float *a, const float *b, int n)
 	return Avx512Reduce(z0, z1);
 }
 
+/* Eight words at a time with VPOPCNTQ; a masked load takes the tail */
+AVX512_TARGET static uint64
+Avx512CodeDot(const uint64 *code, const uint64 *planes, int words, uint32 *nset)
+{
+	__m512i		sums[DISTANCE_CODE_PLANES];
+	__m512i		count = _mm512_setzero_si512();
+	uint64		total = 0;
+
+	for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
+		sums[b] = _mm512_setzero_si512();
+	for (int w = 0; w < words; w += 8)
+	{
+		__mmask8	mask = words - w >= 8 ? 0xFF : (__mmask8) ((1 << (words - w)) - 1);
+		__m512i		c = _mm512_maskz_loadu_epi64(mask, code + w);
+
+		count = _mm512_add_epi64(count, _mm512_popcnt_epi64(c));
+		for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
+		{
+			__m512i		p = _mm512_maskz_loadu_epi64(mask, planes + b * words + w);
+
+			sums[b] = _mm512_add_epi64(sums[b],
+									   _mm512_popcnt_epi64(_mm512_and_si512(c, p)));
+		}
+	}
+	for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
+		total += (uint64) _mm512_reduce_add_epi64(sums[b]) << b;
+	*nset = (uint32) _mm512_reduce_add_epi64(count);
+	return total;
+}
+
 const DistanceKernels distance_kernels_avx512 = {
 	"avx512",
 	Avx512L2Squared,
 	Avx512InnerProduct,
 	Avx512CosineParts,
-	Avx512L1
+	Avx512L1,
+	Avx512CodeDot
 };
 
 #endif							/* __x86_64__ */
