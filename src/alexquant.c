@@ -43,6 +43,7 @@
 #include <math.h>
 
 #include "alex.h"
+#include "common/hashfn.h"
 #include "common/pg_prng.h"
 #include "distance.h"
 #include "utils/memutils.h"
@@ -122,16 +123,33 @@ Hadamard(float *x, int n)
 {
 	float		scale = 1.0f / sqrtf((float) n);
 
-	for (int len = 1; len < n; len <<= 1)
-		for (int i = 0; i < n; i += len << 1)
-			for (int j = i; j < i + len; j++)
-			{
-				float		a = x[j];
-				float		b = x[j + len];
+	/* the first three stages within each group of 8, then whole blocks */
+	for (int i = 0; i < n; i += 8)
+	{
+		float	   *y = x + i;
 
-				x[j] = a + b;
-				x[j + len] = a - b;
-			}
+		for (int len = 1; len < 8; len <<= 1)
+			for (int k = 0; k < 8; k += len << 1)
+				for (int j = k; j < k + len; j++)
+				{
+					float		a = y[j];
+					float		b = y[j + len];
+
+					y[j] = a + b;
+					y[j + len] = a - b;
+				}
+	}
+	for (int len = 8; len < n; len <<= 1)
+		for (int i = 0; i < n; i += len << 1)
+			for (int j = i; j < i + len; j += 8)
+				for (int v = 0; v < 8; v++)	/* a fixed width: vectorised */
+				{
+					float		a = x[j + v];
+					float		b = x[j + len + v];
+
+					x[j + v] = a + b;
+					x[j + len + v] = a - b;
+				}
 	for (int i = 0; i < n; i++)
 		x[i] *= scale;
 }
@@ -150,6 +168,54 @@ AlexRotate(const AlexQuantizer *qz, const float *in, float *out)
 			out[i] *= signs[i];
 		Hadamard(out, qz->padded);
 	}
+}
+
+/*
+ * P c of a leaf's reference, cached: every insert into a leaf needs it, and
+ * a rotation costs more than hashing the reference to find it again.  The
+ * key is the reference's contents, so a recycled leaf cannot hit a stale
+ * entry.
+ */
+#define ROTATED_CACHE_SIZE 64
+
+typedef struct RotatedReference
+{
+	uint64		key;
+	uint64		seed;
+	int			dimensions;
+	float	   *rotated;		/* padded floats, NULL when empty */
+} RotatedReference;
+
+static const float *
+RotateReference(const AlexQuantizer *qz, const float *reference)
+{
+	static RotatedReference *cache = NULL;
+	uint64		key = hash_bytes_extended((const unsigned char *) reference,
+										  sizeof(float) * qz->dimensions, 0);
+	RotatedReference *entry;
+
+	if (cache == NULL)
+		cache = MemoryContextAllocZero(TopMemoryContext,
+									   sizeof(RotatedReference) * ROTATED_CACHE_SIZE);
+	entry = &cache[key % ROTATED_CACHE_SIZE];
+	if (entry->rotated != NULL && entry->key == key && entry->seed == qz->seed &&
+		entry->dimensions == qz->dimensions)
+		return entry->rotated;
+
+	if (entry->rotated != NULL)
+		pfree(entry->rotated);
+	entry->rotated = NULL;
+	{
+		float	   *rotated = MemoryContextAlloc(TopMemoryContext,
+												 sizeof(float) * qz->padded);
+
+		AlexRotate(qz, reference, rotated);
+		entry->key = key;
+		entry->seed = qz->seed;
+		entry->dimensions = qz->dimensions;
+		entry->rotated = rotated;
+	}
+	return entry->rotated;
 }
 
 /*
@@ -226,10 +292,10 @@ AlexEncodeCode(const AlexQuantizer *qz, AlexMetricKind metric, const float *vect
 		double		g = 0;
 
 		/* <xbar, P c>, so that the query table needs no centroid */
-		memcpy(r, reference, sizeof(float) * dim);
-		AlexRotate(qz, r, pr);
+		const float *pc = RotateReference(qz, reference);
+
 		for (int i = 0; i < padded; i++)
-			g += (bits[i / 8] >> (i % 8) & 1) ? pr[i] : -pr[i];
+			g += (bits[i / 8] >> (i % 8) & 1) ? pc[i] : -pc[i];
 		g *= inv_sqrt;
 		factors->offset = (float) (norm * norm + 2 * factors->scale * g);
 	}

@@ -335,31 +335,19 @@ AlexProbeCompare(const void *a, const void *b)
 }
 
 /*
- * Leaves ordered by routing distance from query (already prepared with
- * AlexPrepareVector), searching the tree with a beam: at each level the
- * nearest nodes are kept, at least two, until they hold at least
- * min_leaves leaves.  With
- * min_leaves >= all leaves, every leaf is ordered.  out must have room for
- * routing->nroutes probes; returns how many it filled.
+ * Descend the model levels with a beam: at each level the nearest nodes are
+ * kept, at least two, until they hold at least min_leaves leaves.  Fills
+ * beam (room for routing->nnodes) with level-0 nodes; returns how many.
  */
-int
-AlexOrderRoutes(const AlexRouting *routing, AlexMetricKind metric,
-				const float *query, int min_leaves, AlexProbe *out)
+static int
+BeamDescend(const AlexRouting *routing, AlexMetricKind metric, const float *query,
+			int min_leaves, int *beam)
 {
 	int			dim = routing->dimensions;
-	int		   *beam;
 	int			nbeam = 1;
-	AlexProbe  *scratch;
-	int			n = 0;
+	AlexProbe  *scratch = palloc(sizeof(AlexProbe) * routing->nnodes);
 
-	if (routing->nroutes == 0)
-		return 0;
-
-	beam = palloc(sizeof(int) * routing->nnodes);
-	scratch = palloc(sizeof(AlexProbe) * routing->nnodes);
 	beam[0] = 0;
-
-	/* descend through the model levels */
 	while (routing->nodes[beam[0]].level > 0)
 	{
 		int			nchildren = 0;
@@ -389,8 +377,28 @@ AlexOrderRoutes(const AlexRouting *routing, AlexMetricKind metric,
 		}
 		nbeam = kept;
 	}
+	pfree(scratch);
+	return nbeam;
+}
 
-	/* order the leaves of the level-0 nodes kept */
+/*
+ * Leaves ordered by routing distance from query (already prepared with
+ * AlexPrepareVector): the leaves of the nodes BeamDescend keeps.  With
+ * min_leaves >= all leaves, every leaf is ordered.  out must have room for
+ * routing->nroutes probes; returns how many it filled.
+ */
+int
+AlexOrderRoutes(const AlexRouting *routing, AlexMetricKind metric,
+				const float *query, int min_leaves, AlexProbe *out)
+{
+	int		   *beam;
+	int			nbeam;
+	int			n = 0;
+
+	if (routing->nroutes == 0)
+		return 0;
+	beam = palloc(sizeof(int) * routing->nnodes);
+	nbeam = BeamDescend(routing, metric, query, min_leaves, beam);
 	for (int b = 0; b < nbeam; b++)
 	{
 		const AlexRouteNode *node = &routing->nodes[beam[b]];
@@ -400,34 +408,51 @@ AlexOrderRoutes(const AlexRouting *routing, AlexMetricKind metric,
 		for (int r = node->first; r < node->first + node->count; r++)
 		{
 			out[n].leaf = routing->routes[r].leaf;
-			out[n].distance = AlexRouteDistance(metric, query, routing->routes[r].centroid, dim);
+			out[n].distance = AlexRouteDistance(metric, query, routing->routes[r].centroid,
+												routing->dimensions);
 			n++;
 		}
 	}
 	qsort(out, n, sizeof(AlexProbe), AlexProbeCompare);
 	pfree(beam);
-	pfree(scratch);
 	return n;
 }
 
 /*
- * Index into routing->routes of the leaf nearest to query (greedy descent
- * with a small beam), or -1 when there is none.
+ * Index into routing->routes of the leaf nearest to query (the same beam,
+ * no sorting at the last level), or -1 when there is none.
  */
 int
 AlexNearestRoute(const AlexRouting *routing, AlexMetricKind metric, const float *query)
 {
-	AlexProbe  *order;
-	int			n;
+	int		   *beam;
+	int			nbeam;
 	int			result = -1;
+	float		best = 0;
 
 	if (routing->nroutes == 0)
 		return -1;
-	order = palloc(sizeof(AlexProbe) * routing->nroutes);
-	n = AlexOrderRoutes(routing, metric, query, 8, order);
-	if (n > 0)
-		result = AlexFindRoute(routing, order[0].leaf);
-	pfree(order);
+	beam = palloc(sizeof(int) * routing->nnodes);
+	nbeam = BeamDescend(routing, metric, query, 8, beam);
+	for (int b = 0; b < nbeam; b++)
+	{
+		const AlexRouteNode *node = &routing->nodes[beam[b]];
+
+		if (node->level != 0)
+			continue;
+		for (int r = node->first; r < node->first + node->count; r++)
+		{
+			float		d = AlexRouteDistance(metric, query, routing->routes[r].centroid,
+											  routing->dimensions);
+
+			if (result < 0 || d < best)
+			{
+				result = r;
+				best = d;
+			}
+		}
+	}
+	pfree(beam);
 	return result;
 }
 
