@@ -408,6 +408,9 @@ typedef struct AlexBuildState
 	AlexIndexInfo info;
 	double		heap_tuples;
 	double		index_tuples;
+	struct AlexParallelShared *shared;	/* parallel load: all participants'
+										 * count; NULL when serial */
+	bool		report_progress;	/* the leader (or a serial build) */
 	/* sampling */
 	int			sample_target;
 	int			sample_count;

@@ -24,21 +24,49 @@
 
 #include <math.h>
 
+#include "access/parallel.h"
+#include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "access/xloginsert.h"
 #include "alex.h"
 #include "catalog/index.h"
 #include "commands/progress.h"
 #include "common/pg_prng.h"
 #include "miscadmin.h"
+#include "optimizer/optimizer.h"
 #include "pgstat.h"
+#include "port/atomics.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "vector.h"
 
 #define ALEX_SAMPLE_SEED		0x5a3b1e
 #define ALEX_MIN_SAMPLES		10000
 #define ALEX_SAMPLES_PER_LEAF	32
+
+/*
+ * Shared state of a parallel load: every participant (the leader too) reads
+ * blocks of one parallel heap scan and inserts its rows through the insert
+ * path, which is safe for concurrent inserters.  Nothing else is shared, so
+ * the DSM segment is a few hundred bytes.
+ */
+#define PARALLEL_KEY_ALEX_SHARED	UINT64CONST(0xA1E7B01D00000001)
+
+typedef struct AlexParallelShared
+{
+	Oid			heaprelid;
+	Oid			indexrelid;
+	bool		isconcurrent;
+	pg_atomic_uint64 tuples_done;
+	/* a ParallelTableScanDescData follows, BUFFERALIGNed */
+} AlexParallelShared;
+
+#define ParallelScanFromShared(shared) \
+	((ParallelTableScanDesc) ((char *) (shared) + BUFFERALIGN(sizeof(AlexParallelShared))))
+
+PGDLLEXPORT void AlexParallelBuildMain(dsm_segment *seg, shm_toc *toc);
 
 /*
  * Write the metapage and the empty root model page into a fork through
@@ -171,15 +199,21 @@ LoadCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	const float *vector;
 	MemoryContext old = MemoryContextSwitchTo(bs->tmp_context);
 
+	uint64		done;
+
 	if (AlexIndexableValue(index, &bs->info, values[0], isnull[0], &vector))
 	{
 		AlexInsertVector(index, &bs->info, vector, tid, true);
 		bs->index_tuples++;
+		if (bs->shared)
+			pg_atomic_fetch_add_u64(&bs->shared->tuples_done, 1);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(bs->tmp_context);
 
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->index_tuples);
+	done = bs->shared ? pg_atomic_read_u64(&bs->shared->tuples_done) : (uint64) bs->index_tuples;
+	if (bs->report_progress)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) done);
 }
 
 /*
@@ -343,6 +377,89 @@ AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
 }
 
 /*
+ * The load phase with parallel workers: each participant inserts the rows
+ * of the heap blocks its share of one parallel scan hands it.
+ */
+static void
+AlexParallelLoad(AlexBuildState *bs, int nworkers)
+{
+	ParallelContext *pcxt;
+	Snapshot	snapshot;
+	Size		size;
+	AlexParallelShared *shared;
+	TableScanDesc scan;
+	bool		isconcurrent = bs->index_info->ii_Concurrent;
+
+	EnterParallelMode();
+	pcxt = CreateParallelContext("omendb", "AlexParallelBuildMain", nworkers);
+
+	/* as nbtree: a non-concurrent build sees every tuple, CIC its snapshot */
+	snapshot = isconcurrent ? RegisterSnapshot(GetTransactionSnapshot()) : SnapshotAny;
+	size = BUFFERALIGN(sizeof(AlexParallelShared)) +
+		table_parallelscan_estimate(bs->heap, snapshot);
+	shm_toc_estimate_chunk(&pcxt->estimator, size);
+	shm_toc_estimate_keys(&pcxt->estimator, 1);
+	InitializeParallelDSM(pcxt);
+
+	shared = shm_toc_allocate(pcxt->toc, size);
+	shared->heaprelid = RelationGetRelid(bs->heap);
+	shared->indexrelid = RelationGetRelid(bs->index);
+	shared->isconcurrent = isconcurrent;
+	pg_atomic_init_u64(&shared->tuples_done, 0);
+	table_parallelscan_initialize(bs->heap, ParallelScanFromShared(shared), snapshot);
+	shm_toc_insert(pcxt->toc, PARALLEL_KEY_ALEX_SHARED, shared);
+
+	LaunchParallelWorkers(pcxt);
+
+	/* the leader takes part */
+	bs->shared = shared;
+	scan = table_beginscan_parallel(bs->heap, ParallelScanFromShared(shared));
+	table_index_build_scan(bs->heap, bs->index, bs->index_info, true, true,
+						   LoadCallback, bs, scan);
+	WaitForParallelWorkersToFinish(pcxt);
+
+	bs->index_tuples = (double) pg_atomic_read_u64(&shared->tuples_done);
+	bs->shared = NULL;
+	if (IsMVCCSnapshot(snapshot))
+		UnregisterSnapshot(snapshot);
+	DestroyParallelContext(pcxt);
+	ExitParallelMode();
+}
+
+/*
+ * A parallel worker of the load phase.
+ */
+void
+AlexParallelBuildMain(dsm_segment *seg, shm_toc *toc)
+{
+	AlexParallelShared *shared = shm_toc_lookup(toc, PARALLEL_KEY_ALEX_SHARED, false);
+	LOCKMODE	heap_lockmode = shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock;
+	LOCKMODE	index_lockmode = shared->isconcurrent ? RowExclusiveLock : AccessExclusiveLock;
+	Relation	heap = table_open(shared->heaprelid, heap_lockmode);
+	Relation	index = index_open(shared->indexrelid, index_lockmode);
+	AlexBuildState bs;
+	TableScanDesc scan;
+
+	memset(&bs, 0, sizeof(bs));
+	bs.heap = heap;
+	bs.index = index;
+	bs.index_info = BuildIndexInfo(index);
+	bs.index_info->ii_Concurrent = shared->isconcurrent;
+	bs.shared = shared;
+	bs.report_progress = false;
+	bs.tmp_context = AllocSetContextCreate(CurrentMemoryContext, "alex build worker",
+										   ALLOCSET_DEFAULT_SIZES);
+	AlexReadIndexInfo(index, &bs.info);
+
+	scan = table_beginscan_parallel(heap, ParallelScanFromShared(shared));
+	table_index_build_scan(heap, index, bs.index_info, true, false, LoadCallback, &bs, scan);
+
+	MemoryContextDelete(bs.tmp_context);
+	index_close(index, index_lockmode);
+	table_close(heap, heap_lockmode);
+}
+
+/*
  * ambuild
  */
 IndexBuildResult *
@@ -405,13 +522,20 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	}
 	pfree(bs.samples);
 
-	/* 4. every row through the insert path */
+	/* 4. every row through the insert path, in parallel where allowed */
 	if (bs.rows_seen > 0)
 	{
+		int			nworkers = plan_create_index_workers(RelationGetRelid(heap),
+														 RelationGetRelid(index));
+
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, ALEX_PHASE_LOAD);
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs.rows_seen);
 		AlexReadIndexInfo(index, &bs.info);
-		table_index_build_scan(heap, index, indexInfo, true, true, LoadCallback, &bs, NULL);
+		bs.report_progress = true;
+		if (nworkers > 0)
+			AlexParallelLoad(&bs, nworkers);
+		else
+			table_index_build_scan(heap, index, indexInfo, true, true, LoadCallback, &bs, NULL);
 	}
 
 	MemoryContextDelete(bs.tmp_context);

@@ -80,3 +80,20 @@ SELECT * FROM alex_index_stats('items');
 CREATE INDEX items_btree ON items (x);
 SELECT alex_index_check('items_btree');
 DROP TABLE items;
+
+-- a parallel build (the leader and workers insert rows of one parallel heap
+-- scan) indexes every row once, like a serial one
+CREATE TABLE items (id int, v vector(16)) WITH (parallel_workers = 2);
+INSERT INTO items
+SELECT i, (SELECT array_agg(sin(i * g) + (i % 5)) FROM generate_series(1, 16) g)::vector
+FROM generate_series(1, 5000) i;
+CREATE TABLE queries AS SELECT id, v FROM items WHERE id % 500 = 0;
+SET max_parallel_maintenance_workers = 2;
+CREATE INDEX items_parallel ON items USING alex (v vector_l2_ops);
+RESET max_parallel_maintenance_workers;
+SELECT entries FROM alex_index_stats('items_parallel');
+SELECT alex_index_check('items_parallel');
+SELECT reltuples FROM pg_class WHERE relname = 'items_parallel';
+\i test/sql/include/knn.sql
+SELECT pg_temp.exhaustive_equals_exact('items', '<->', 20);
+DROP TABLE items, queries;
