@@ -497,6 +497,10 @@ extern double AlexExactDistance(AlexMetricKind metric, const float *query,
 extern BlockNumber AlexCreateLeaf(Relation index, int dimensions, int capacity,
 								  const float *direction, float key_slope,
 								  float key_intercept, const float *reference);
+extern BlockNumber AlexBuildLeaf(Relation index, const AlexIndexInfo *info, int capacity,
+								 const float *direction, float key_slope,
+								 float key_intercept, const float *reference,
+								 const ItemPointerData *tids, const float *vectors, int n);
 extern bool AlexLeafInsert(Relation index, const AlexIndexInfo *info, Buffer head_buf,
 						   const float *vector, ItemPointer tid);
 extern const float *AlexLeafReference(const AlexLeafHead head, int dimensions);

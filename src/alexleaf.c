@@ -611,6 +611,192 @@ AlexCreateLeaf(Relation index, int dimensions, int capacity,
 	return head_blkno;
 }
 
+/* An entry of AlexBuildLeaf, ordered by its 1-D key */
+typedef struct KeyedEntry
+{
+	float		key;
+	int			index;
+} KeyedEntry;
+
+static int
+KeyedEntryCompare(const void *a, const void *b)
+{
+	const KeyedEntry *ea = (const KeyedEntry *) a;
+	const KeyedEntry *eb = (const KeyedEntry *) b;
+
+	if (ea->key != eb->key)
+		return ea->key < eb->key ? -1 : 1;
+	return ea->index - eb->index;
+}
+
+/*
+ * Register up to 4 new pages in one record each time, as full images.
+ */
+static void
+LogNewPages(Relation index, Buffer *bufs, int n, void (*init) (Page page, int i, void *arg),
+			void *arg)
+{
+	for (int first = 0; first < n; first += MAX_GENERIC_XLOG_PAGES)
+	{
+		GenericXLogState *state = GenericXLogStart(index);
+
+		for (int i = first; i < Min(n, first + MAX_GENERIC_XLOG_PAGES); i++)
+			init(GenericXLogRegisterBuffer(state, bufs[i], GENERIC_XLOG_FULL_IMAGE), i, arg);
+		GenericXLogFinish(state);
+	}
+}
+
+/* What one data page of AlexBuildLeaf holds */
+typedef struct BuildPage
+{
+	const AlexIndexInfo *info;
+	BlockNumber head;
+	BlockNumber data_blkno;
+	const float *reference;
+	const ItemPointerData *tids;
+	const float *vectors;
+	const int  *members;		/* indexes into tids/vectors, in lane order */
+	int			n;
+	Buffer	   *bufs;			/* the data page, then its vector pages */
+} BuildPage;
+
+static void
+InitBuildPage(Page page, int i, void *arg)
+{
+	BuildPage  *bp = (BuildPage *) arg;
+	int			dim = bp->info->dimensions;
+	Size		bytes = VectorBytes(dim);
+
+	if (i == 0)
+	{
+		AlexLeafDataHeader *hdr;
+		const AlexQuantizer *qz = AlexGetQuantizer(dim, bp->info->rotation_seed);
+
+		AlexInitDataPage(page, dim, bp->head);
+		hdr = AlexPageGetLeafData(page);
+		for (int lane = 0; lane < bp->n; lane++)
+		{
+			int			e = bp->members[lane];
+			char	   *ptr = LaneAt(hdr, lane);
+
+			memcpy(ptr, &bp->tids[e], sizeof(ItemPointerData));
+			AlexEncodeCode(qz, bp->info->metric, bp->vectors + (Size) e * dim,
+						   bp->reference, ptr + MAXALIGN(sizeof(ItemPointerData)));
+			hdr->occupied[lane / 64] |= UINT64CONST(1) << (lane % 64);
+		}
+		hdr->used = bp->n;
+		for (int s = 0; s < VectorSlotsFor(bp->n, dim); s++)
+			AlexVectorPageList(hdr)[s] = BufferGetBlockNumber(bp->bufs[1 + s]);
+	}
+	else
+	{
+		int			slot = i - 1;
+
+		AlexInitVectorPage(page, bp->data_blkno);
+		for (int lane = 0; lane < bp->n; lane++)
+		{
+			Size		start = (Size) lane * bytes;
+
+			if (start + bytes <= (Size) slot * ALEX_VECTOR_PAGE_BYTES ||
+				start >= (Size) (slot + 1) * ALEX_VECTOR_PAGE_BYTES)
+				continue;
+			CopyVectorPiece(page, slot, bp->vectors + (Size) bp->members[lane] * dim,
+							start, start + bytes);
+		}
+	}
+}
+
+/*
+ * Create a leaf holding n entries, written a page at a time as full page
+ * images instead of a record per lane (splits and merges).  Entries go to
+ * the data pages in key order, spread evenly, so each page keeps the gaps
+ * capacity leaves for inserts.  Like AlexCreateLeaf, the leaf is
+ * unreachable until the caller routes to it, whose switch counts the
+ * entries in the metapage.  Returns the head block.
+ */
+BlockNumber
+AlexBuildLeaf(Relation index, const AlexIndexInfo *info, int capacity,
+			  const float *direction, float key_slope, float key_intercept,
+			  const float *reference, const ItemPointerData *tids,
+			  const float *vectors, int n)
+{
+	int			dim = info->dimensions;
+	int			lanes = AlexLanesPerPage(dim);
+	Buffer		head_buf = AlexNewBuffer(index);
+	BlockNumber head_blkno = BufferGetBlockNumber(head_buf);
+	PGAlignedBlock head_page;	/* built here, logged last */
+	GenericXLogState *state;
+	AlexLeafHead head;
+	KeyedEntry *order = palloc(sizeof(KeyedEntry) * Max(n, 1));
+	int		   *members = palloc(sizeof(int) * Max(n, 1));
+	Buffer	   *bufs = palloc(sizeof(Buffer) * (1 + ALEX_MAX_VECTOR_PAGES + 1));
+	int			npages;
+	int			next = 0;
+
+	AlexInitHeadPage(head_page.data, dim, direction, key_slope, key_intercept, reference);
+	head = AlexPageGetLeafHead(head_page.data);
+	npages = Max(1, (Max(capacity, n) + lanes - 1) / lanes);
+	npages = Min(npages, head->max_pages);
+	if ((int64) npages * lanes < n)
+		elog(ERROR, "new leaf of index \"%s\" has no room for %d entries",
+			 RelationGetRelationName(index), n);
+
+	/* key order: the position model maps keys to pages the same way */
+	for (int i = 0; i < n; i++)
+	{
+		order[i].key = head->has_direction ?
+			VectorInnerProduct(HeadDirection(head), vectors + (Size) i * dim, dim) : 0;
+		order[i].index = i;
+	}
+	qsort(order, n, sizeof(KeyedEntry), KeyedEntryCompare);
+
+	for (int p = 0; p < npages; p++)
+	{
+		int			end = (int) (((int64) (p + 1) * n) / npages);
+		int			m = 0;
+		BuildPage	bp;
+		int			nbufs;
+
+		CHECK_FOR_INTERRUPTS();
+		for (; next < end; next++)
+			members[m++] = order[next].index;
+		nbufs = 1 + VectorSlotsFor(m, dim);
+		for (int b = 0; b < nbufs; b++)
+			bufs[b] = AlexNewBuffer(index);
+
+		bp.info = info;
+		bp.head = head_blkno;
+		bp.data_blkno = BufferGetBlockNumber(bufs[0]);
+		bp.reference = AlexLeafReference(head, dim);
+		bp.tids = tids;
+		bp.vectors = vectors;
+		bp.members = members;
+		bp.n = m;
+		bp.bufs = bufs;
+		LogNewPages(index, bufs, nbufs, InitBuildPage, &bp);
+		for (int b = 0; b < nbufs; b++)
+			UnlockReleaseBuffer(bufs[b]);
+
+		head->pages[p] = bp.data_blkno;
+		HeadUsed(head)[p] = m;
+	}
+	head->npages = npages;
+	head->capacity = npages * lanes;
+	head->entries = n;
+	head->counted = n;			/* the caller's routing switch counts them */
+
+	state = GenericXLogStart(index);
+	memcpy(GenericXLogRegisterBuffer(state, head_buf, GENERIC_XLOG_FULL_IMAGE),
+		   head_page.data, BLCKSZ);
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(head_buf);
+
+	pfree(order);
+	pfree(members);
+	pfree(bufs);
+	return head_blkno;
+}
+
 /*
  * Grow a full leaf by extra_pages data pages (ALEX's expand); the position
  * model is rescaled to spread new keys over the larger array.  Returns

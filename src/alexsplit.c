@@ -236,50 +236,35 @@ BuildSplitLeaf(Relation index, SplitSet *set, int side, const float *centroid)
 	int			dim = set->dim;
 	int			n = 0;
 	float	   *members;
+	ItemPointerData *tids;
 	float	   *direction = palloc(sizeof(float) * dim);
 	float		slope;
 	float		intercept;
 	int			capacity;
 	int			pages;
 	BlockNumber leaf;
-	Buffer		buf;
 
 	for (int i = 0; i < set->n; i++)
 		n += set->entries[i].side == side;
 	members = palloc(sizeof(float) * dim * Max(n, 1));
+	tids = palloc(sizeof(ItemPointerData) * Max(n, 1));
 	n = 0;
 	for (int i = 0; i < set->n; i++)
 		if (set->entries[i].side == side)
-			memcpy(members + (Size) n++ * dim, set->vectors + (Size) i * dim,
+		{
+			memcpy(members + (Size) n * dim, set->vectors + (Size) i * dim,
 				   sizeof(float) * dim);
+			tids[n++] = set->entries[i].tid;
+		}
 
 	capacity = (int) ceil(n / ALEX_GROWTH_DENSITY);
 	pages = Max(1, (capacity + AlexLanesPerPage(dim) - 1) / AlexLanesPerPage(dim));
 	pages = Min(pages, AlexLeafMaxPages(dim));
 	AlexFitDirection(members, n, dim, direction, &slope, &intercept, pages);
-	leaf = AlexCreateLeaf(index, dim, capacity, direction, slope, intercept,
-						  AlexCodeReference(set->info, centroid));
-
-	buf = ReadBuffer(index, leaf);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	for (int i = 0; i < set->n; i++)
-	{
-		if (set->entries[i].side != side)
-			continue;
-		if (!AlexLeafInsert(index, set->info, buf, set->vectors + (Size) i * dim,
-							&set->entries[i].tid))
-			elog(ERROR, "new leaf of index \"%s\" has no room", RelationGetRelationName(index));
-	}
-	/* everything in it is counted by the caller's tuples_delta */
-	{
-		GenericXLogState *state = GenericXLogStart(index);
-		AlexLeafHead head = AlexPageGetLeafHead(GenericXLogRegisterBuffer(state, buf, 0));
-
-		head->counted = head->entries;
-		GenericXLogFinish(state);
-	}
-	UnlockReleaseBuffer(buf);
+	leaf = AlexBuildLeaf(index, set->info, capacity, direction, slope, intercept,
+						 AlexCodeReference(set->info, centroid), tids, members, n);
 	pfree(members);
+	pfree(tids);
 	pfree(direction);
 	return leaf;
 }
