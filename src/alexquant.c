@@ -343,13 +343,13 @@ AlexPrepareQueryCode(const AlexQuantizer *qz, AlexMetricKind metric, const float
 	qc->planes = palloc0(sizeof(uint64) * DISTANCE_CODE_PLANES * words);
 	for (int i = 0; i < padded; i++)
 	{
-		int			level = (int) floor((pq[i] - low) / qc->step + 0.5);
+		double		scaled = (pq[i] - low) / qc->step;
+		uint64		level = (uint64) Max(0, Min((int) (scaled + 0.5), 255));
+		uint64	   *word = qc->planes + i / 64;
 
-		level = Max(0, Min(level, 255));
 		rounding = Max(rounding, fabs(pq[i] - (low + qc->step * level)));
 		for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
-			if (level & (1 << b))
-				qc->planes[b * words + i / 64] |= UINT64CONST(1) << (i % 64);
+			word[b * words] |= ((level >> b) & 1) << (i % 64);
 	}
 	qc->rounding = rounding;
 	pfree(pq);

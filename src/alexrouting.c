@@ -335,6 +335,45 @@ AlexProbeCompare(const void *a, const void *b)
 }
 
 /*
+ * Put the k smallest probes (by AlexProbeCompare) first, in any order:
+ * quickselect with a middle pivot.
+ */
+static void
+SelectSmallest(AlexProbe *probes, int n, int k)
+{
+	int			lo = 0;
+	int			hi = n - 1;
+
+	while (lo < hi)
+	{
+		AlexProbe	pivot = probes[lo + (hi - lo) / 2];
+		int			i = lo;
+		int			j = hi;
+
+		while (i <= j)
+		{
+			while (AlexProbeCompare(&probes[i], &pivot) < 0)
+				i++;
+			while (AlexProbeCompare(&probes[j], &pivot) > 0)
+				j--;
+			if (i <= j)
+			{
+				AlexProbe	tmp = probes[i];
+
+				probes[i++] = probes[j];
+				probes[j--] = tmp;
+			}
+		}
+		if (k - 1 <= j)
+			hi = j;
+		else if (k - 1 >= i)
+			lo = i;
+		else
+			break;
+	}
+}
+
+/*
  * Descend the model levels with a beam: at each level the nearest nodes are
  * kept, at least two, until they hold at least min_leaves leaves.  Fills
  * beam (room for routing->nnodes) with level-0 nodes; returns how many.
@@ -382,10 +421,10 @@ BeamDescend(const AlexRouting *routing, AlexMetricKind metric, const float *quer
 }
 
 /*
- * Leaves ordered by routing distance from query (already prepared with
- * AlexPrepareVector): the leaves of the nodes BeamDescend keeps.  With
- * min_leaves >= all leaves, every leaf is ordered.  out must have room for
- * routing->nroutes probes; returns how many it filled.
+ * The nearest leaves to query (already prepared with AlexPrepareVector),
+ * nearest first: of the leaves of the nodes BeamDescend keeps, the
+ * min_leaves nearest (all of them when min_leaves covers every leaf).  out
+ * must have room for routing->nroutes probes; returns how many it filled.
  */
 int
 AlexOrderRoutes(const AlexRouting *routing, AlexMetricKind metric,
@@ -412,6 +451,11 @@ AlexOrderRoutes(const AlexRouting *routing, AlexMetricKind metric,
 												routing->dimensions);
 			n++;
 		}
+	}
+	if (min_leaves < n)
+	{
+		SelectSmallest(out, n, min_leaves);
+		n = min_leaves;
 	}
 	qsort(out, n, sizeof(AlexProbe), AlexProbeCompare);
 	pfree(beam);

@@ -200,6 +200,71 @@ SELECT count(*), md5(string_agg(id::text, ',' ORDER BY id)) FROM t;
 		$entries, "$idx: alex_index_check passes on the primary");
 }
 
+# Wider vectors take the quantized path (codes estimate, lazy rerank) and,
+# above a model page's centroid width, vectors spanning pages and sketch
+# routing: grow both by inserts (splits write whole new leaves), delete and
+# vacuum, then the standby answers approximate and exact queries exactly as
+# the primary does.
+$primary->safe_psql('postgres', q{
+CREATE FUNCTION wvec(x float8, d int) RETURNS vector LANGUAGE sql IMMUTABLE AS $$
+	SELECT array_agg(sin(x * 0.01 * g) + sin((x::int % 13) * g))::vector
+	FROM generate_series(1, d) g
+$$;
+CREATE TABLE w300 (id int, v vector(300));
+CREATE INDEX w300_l2 ON w300 USING alex (v vector_l2_ops);
+CREATE TABLE w2500 (id int, v vector(2500));
+CREATE INDEX w2500_cos ON w2500 USING alex (v vector_cosine_ops);
+});
+my $wide_sql = '';
+for (my $lo = 1; $lo <= 1500; $lo += 100)
+{
+	my $hi = $lo + 99;
+	$wide_sql .= "INSERT INTO w300 SELECT i, wvec(i, 300) FROM generate_series($lo, $hi) i;\n";
+	$wide_sql .= "INSERT INTO w2500 SELECT i, wvec(i, 2500) FROM generate_series($lo, $hi) i;\n"
+	  if $lo <= 400;
+}
+$primary->safe_psql('postgres', $wide_sql);
+$primary->safe_psql('postgres', q{
+DELETE FROM w300 WHERE id % 3 = 0;
+DELETE FROM w2500 WHERE id % 3 = 0;
+VACUUM w300, w2500;
+});
+cmp_ok($primary->safe_psql('postgres', "SELECT splits FROM alex_index_stats('w300_l2')"),
+	'>', 0, 'the 300-d index split leaves');
+$primary->wait_for_catchup($standby);
+
+foreach my $case (['w300', 'w300_l2', '<->', 300], ['w2500', 'w2500_cos', '<=>', 2500])
+{
+	my ($tbl, $idx, $op, $d) = @$case;
+	my $entries = $primary->safe_psql('postgres',
+		"SELECT entries FROM alex_index_stats('$idx')");
+	is($standby->safe_psql('postgres', "SELECT alex_index_check('$idx')"),
+		$entries, "$idx: alex_index_check passes on the standby");
+	foreach my $probes (2, 100000)
+	{
+		my $sql = "SET enable_seqscan = off; SET alex.probes = $probes;\n";
+		$sql .= "SELECT string_agg(id::text, ',') FROM (SELECT id FROM $tbl "
+		  . "ORDER BY v $op wvec($_, $d) LIMIT 20) s;\n"
+		  foreach (7.5, 333.25, 1234.5);
+		my $on_primary = $primary->safe_psql('postgres', $sql);
+		is($standby->safe_psql('postgres', $sql), $on_primary,
+			"$idx: the standby answers probes=$probes queries as the primary");
+	}
+	my $exact = $primary->safe_psql('postgres',
+		"SET enable_indexscan = off;\n"
+		  . join('', map {
+			"SELECT string_agg(id::text, ',') FROM (SELECT id FROM $tbl "
+			  . "ORDER BY v $op wvec($_, $d) LIMIT 20) s;\n"
+		  } (7.5, 333.25, 1234.5)));
+	is($standby->safe_psql('postgres',
+		"SET enable_seqscan = off; SET alex.probes = 100000;\n"
+		  . join('', map {
+			"SELECT string_agg(id::text, ',') FROM (SELECT id FROM $tbl "
+			  . "ORDER BY v $op wvec($_, $d) LIMIT 20) s;\n"
+		  } (7.5, 333.25, 1234.5))),
+		$exact, "$idx: exhaustive probes on the standby equal the seq scan");
+}
+
 # Nothing in the standby's log about failed consistency checks.
 my $log = slurp_file($standby->logfile);
 unlike($log, qr/inconsistent page found/,
