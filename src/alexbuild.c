@@ -322,6 +322,70 @@ AlexBuildTree(AlexBuildState *bs, BlockNumber *children, float *centroids, int n
 }
 
 /*
+ * k-means clusters differ in size; a leaf built past the size the insert
+ * path splits at would split on its first insert, rewriting hundreds of
+ * entries (fashion-mnist: 42 of 245 leaves, and inserts into the fresh
+ * index ran at a quarter of their steady rate).  So a cluster expected to
+ * hold more than the cost model's leaf size is cut by k-means on its own
+ * sample members into as many parts as that takes.  Returns the new
+ * centroid array (k updated).
+ */
+static float *
+AlexSplitLargeClusters(AlexBuildState *bs, const float *routed, float *centroids, int *k)
+{
+	int			rdim = bs->info.route_dimensions;
+	int			n = bs->sample_count;
+	double		target = AlexTargetLeafSize(bs->rows_seen);
+	double		per_sample = bs->rows_seen / Max(n, 1);
+	int		   *assignment = palloc(sizeof(int) * Max(n, 1));
+	int		   *counts = palloc0(sizeof(int) * *k);
+	float	   *members = palloc(sizeof(float) * rdim * Max(n, 1));
+	int			out_k = 0;
+	int			max_k = *k;
+	float	   *out = palloc(sizeof(float) * rdim * max_k);
+
+	for (int i = 0; i < n; i++)
+	{
+		assignment[i] = AlexNearestCentroid(bs->info.metric, routed + (Size) i * rdim,
+											centroids, *k, rdim);
+		counts[assignment[i]]++;
+	}
+
+	for (int c = 0; c < *k; c++)
+	{
+		int			parts = (int) ceil(counts[c] * per_sample / target);
+		int			m = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		parts = Max(1, Min(parts, counts[c]));
+		if (out_k + parts > max_k)
+		{
+			max_k = Max(max_k * 2, out_k + parts);
+			out = repalloc(out, sizeof(float) * rdim * max_k);
+		}
+		if (parts == 1)
+		{
+			memcpy(out + (Size) out_k++ * rdim, centroids + (Size) c * rdim,
+				   sizeof(float) * rdim);
+			continue;
+		}
+		for (int i = 0; i < n; i++)
+			if (assignment[i] == c)
+				memcpy(members + (Size) m++ * rdim, routed + (Size) i * rdim,
+					   sizeof(float) * rdim);
+		AlexKmeans(members, m, rdim, bs->info.metric, parts, out + (Size) out_k * rdim);
+		out_k += parts;
+	}
+
+	pfree(assignment);
+	pfree(counts);
+	pfree(members);
+	pfree(centroids);
+	*k = out_k;
+	return out;
+}
+
+/*
  * Create the leaves for the k-means centroids and route to them.
  */
 static void
@@ -513,6 +577,8 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 							  routed + (Size) i * rdim);
 		centroids = palloc(sizeof(float) * rdim * k);
 		AlexKmeans(routed, bs.sample_count, rdim, bs.info.metric, k, centroids);
+		if (leaves_option == 0)
+			centroids = AlexSplitLargeClusters(&bs, routed, centroids, &k);
 		pfree(routed);
 
 		/* 3. empty leaves, routed */
