@@ -31,6 +31,9 @@
 #include "access/xloginsert.h"
 #include "alex.h"
 #include "catalog/index.h"
+#include "catalog/pg_operator_d.h"
+#include "catalog/pg_type_d.h"
+#include "executor/tuptable.h"
 #include "commands/progress.h"
 #include "common/pg_prng.h"
 #include "miscadmin.h"
@@ -40,6 +43,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/tuplesort.h"
 #include "vector.h"
 
 #define ALEX_SAMPLE_SEED		0x5a3b1e
@@ -441,6 +445,170 @@ AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
 }
 
 /*
+ * The serial load phase: one heap pass routes every row to its leaf into a
+ * sort by leaf (spilling past maintenance_work_mem, never failing), then
+ * each leaf is written whole, a page at a time (AlexBuildLeaf), and the
+ * model nodes over them.  No WAL record per row, no leaf ever rewritten.
+ */
+typedef struct BulkLoadState
+{
+	AlexBuildState *bs;
+	const float *centroids;
+	int			k;
+	float	   *routed;
+	Tuplesortstate *sort;
+	TupleTableSlot *slot;
+} BulkLoadState;
+
+static void
+BulkLoadCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+				 bool tupleIsAlive, void *state)
+{
+	BulkLoadState *bl = (BulkLoadState *) state;
+	AlexBuildState *bs = bl->bs;
+	MemoryContext old = MemoryContextSwitchTo(bs->tmp_context);
+	const float *vector;
+
+	if (AlexIndexableValue(index, &bs->info, values[0], isnull[0], &vector))
+	{
+		Size		bytes = sizeof(float) * bs->info.dimensions;
+		bytea	   *copy = palloc(VARHDRSZ + bytes);
+		TupleTableSlot *slot = bl->slot;
+
+		SET_VARSIZE(copy, VARHDRSZ + bytes);
+		memcpy(VARDATA(copy), vector, bytes);
+		AlexPrepareVector(&bs->info, vector, bl->routed);
+
+		ExecClearTuple(slot);
+		slot->tts_values[0] = Int32GetDatum(AlexNearestCentroid(bs->info.metric, bl->routed,
+																bl->centroids, bl->k,
+																bs->info.route_dimensions));
+		slot->tts_values[1] = PointerGetDatum(tid);
+		slot->tts_values[2] = PointerGetDatum(copy);
+		slot->tts_isnull[0] = slot->tts_isnull[1] = slot->tts_isnull[2] = false;
+		ExecStoreVirtualTuple(slot);
+		tuplesort_puttupleslot(bl->sort, slot);
+		bs->index_tuples++;
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->index_tuples);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(bs->tmp_context);
+}
+
+/* Write leaf c of the bulk load from its n sorted rows */
+static BlockNumber
+BulkWriteLeaf(AlexBuildState *bs, const float *centroid, const ItemPointerData *tids,
+			  const float *vectors, int n)
+{
+	int			dim = bs->info.dimensions;
+	int			capacity = (int) ceil(Max(n, 1) / ALEX_BUILD_DENSITY);
+	int			lanes = AlexLanesPerPage(dim);
+	int			pages = Min(Max(1, (capacity + lanes - 1) / lanes), AlexLeafMaxPages(dim));
+	float	   *direction = palloc(sizeof(float) * dim);
+	float		slope;
+	float		intercept;
+	BlockNumber leaf;
+
+	AlexFitDirection(vectors, n, dim, direction, &slope, &intercept, pages);
+	leaf = AlexBuildLeaf(bs->index, &bs->info, capacity, direction, slope, intercept,
+						 AlexCodeReference(&bs->info, centroid), tids, vectors, n);
+	pfree(direction);
+	return leaf;
+}
+
+static void
+AlexBulkLoad(AlexBuildState *bs, const float *centroids, int k)
+{
+	int			dim = bs->info.dimensions;
+	int			rdim = bs->info.route_dimensions;
+	TupleDesc	desc = CreateTemplateTupleDesc(3);
+	AttrNumber	keys[2] = {1, 2};
+	Oid			operators[2] = {Int4LessOperator, TIDLessOperator};
+	Oid			collations[2] = {InvalidOid, InvalidOid};
+	bool		nulls_first[2] = {false, false};
+	BulkLoadState bl;
+	BlockNumber *leaves = palloc(sizeof(BlockNumber) * k);
+	float	   *tree_centroids = palloc(sizeof(float) * rdim * k);
+	MemoryContext leaf_context = AllocSetContextCreate(CurrentMemoryContext,
+													   "alex bulk leaf",
+													   ALLOCSET_DEFAULT_SIZES);
+	TupleTableSlot *out;
+	int			current = 0;
+	int			n = 0;
+	int			max_n = 1024;
+	ItemPointerData *tids;
+	float	   *vectors;
+	bool		more;
+
+	TupleDescInitEntry(desc, 1, "leaf", INT4OID, -1, 0);
+	TupleDescInitEntry(desc, 2, "tid", TIDOID, -1, 0);
+	TupleDescInitEntry(desc, 3, "vector", BYTEAOID, -1, 0);
+	bl.bs = bs;
+	bl.centroids = centroids;
+	bl.k = k;
+	bl.routed = palloc(sizeof(float) * rdim);
+	bl.slot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+#if PG_VERSION_NUM >= 150000
+	bl.sort = tuplesort_begin_heap(desc, 2, keys, operators, collations, nulls_first,
+								   maintenance_work_mem, NULL, TUPLESORT_NONE);
+#else
+	bl.sort = tuplesort_begin_heap(desc, 2, keys, operators, collations, nulls_first,
+								   maintenance_work_mem, NULL, false);
+#endif
+	table_index_build_scan(bs->heap, bs->index, bs->index_info, true, true,
+						   BulkLoadCallback, &bl, NULL);
+	tuplesort_performsort(bl.sort);
+
+	/* leaves in centroid order, each from its run of the sorted rows */
+	out = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	tids = MemoryContextAlloc(leaf_context, sizeof(ItemPointerData) * max_n);
+	vectors = MemoryContextAllocHuge(leaf_context, sizeof(float) * dim * max_n);
+	do
+	{
+		int			leaf = k;
+
+		more = tuplesort_gettupleslot(bl.sort, true, false, out, NULL);
+		if (more)
+		{
+			slot_getallattrs(out);
+			leaf = DatumGetInt32(out->tts_values[0]);
+		}
+		while (current < leaf)
+		{
+			CHECK_FOR_INTERRUPTS();
+			leaves[current] = BulkWriteLeaf(bs, centroids + (Size) current * rdim,
+											tids, vectors, n);
+			n = 0;
+			current++;
+		}
+		if (more)
+		{
+			if (n == max_n)
+			{
+				max_n *= 2;
+				tids = repalloc(tids, sizeof(ItemPointerData) * max_n);
+				vectors = repalloc_huge(vectors, sizeof(float) * dim * max_n);
+			}
+			tids[n] = *(ItemPointer) DatumGetPointer(out->tts_values[1]);
+			memcpy(vectors + (Size) n * dim, VARDATA_ANY(DatumGetPointer(out->tts_values[2])),
+				   sizeof(float) * dim);
+			n++;
+		}
+	} while (more);
+
+	tuplesort_end(bl.sort);
+	ExecDropSingleTupleTableSlot(bl.slot);
+	ExecDropSingleTupleTableSlot(out);
+	MemoryContextDelete(leaf_context);
+
+	memcpy(tree_centroids, centroids, sizeof(float) * rdim * k);
+	AlexBuildTree(bs, leaves, tree_centroids, k, k);
+	pfree(leaves);
+	pfree(tree_centroids);
+	pfree(bl.routed);
+}
+
+/*
  * The load phase with parallel workers: each participant inserts the rows
  * of the heap blocks its share of one parallel scan hands it.
  */
@@ -533,6 +701,7 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	AlexBuildState bs;
 	int			leaves_option = AlexLeavesOption(index);
 	int			k;
+	int			nworkers;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
@@ -581,28 +750,31 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 			centroids = AlexSplitLargeClusters(&bs, routed, centroids, &k);
 		pfree(routed);
 
-		/* 3. empty leaves, routed */
-		AlexCreateLeaves(&bs, centroids, k);
-		AlexSetTupleCount(index, (uint64) bs.rows_seen);
+		/*
+		 * 3. the rows: with parallel workers, empty leaves first and every
+		 * row through the (concurrent-safe) insert path; alone, a sort by
+		 * leaf and each leaf written whole.
+		 */
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, ALEX_PHASE_LOAD);
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs.rows_seen);
+		bs.report_progress = true;
+		nworkers = plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
+		if (nworkers > 0)
+		{
+			AlexCreateLeaves(&bs, centroids, k);
+			AlexSetTupleCount(index, (uint64) bs.rows_seen);
+			AlexReadIndexInfo(index, &bs.info);
+			AlexParallelLoad(&bs, nworkers);
+		}
+		else
+		{
+			AlexReadIndexInfo(index, &bs.info);
+			AlexBulkLoad(&bs, centroids, k);
+			AlexSetTupleCount(index, (uint64) bs.index_tuples);
+		}
 		pfree(centroids);
 	}
 	pfree(bs.samples);
-
-	/* 4. every row through the insert path, in parallel where allowed */
-	if (bs.rows_seen > 0)
-	{
-		int			nworkers = plan_create_index_workers(RelationGetRelid(heap),
-														 RelationGetRelid(index));
-
-		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, ALEX_PHASE_LOAD);
-		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs.rows_seen);
-		AlexReadIndexInfo(index, &bs.info);
-		bs.report_progress = true;
-		if (nworkers > 0)
-			AlexParallelLoad(&bs, nworkers);
-		else
-			table_index_build_scan(heap, index, indexInfo, true, true, LoadCallback, &bs, NULL);
-	}
 
 	MemoryContextDelete(bs.tmp_context);
 	result->heap_tuples = bs.heap_tuples;

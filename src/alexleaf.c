@@ -1170,6 +1170,8 @@ AlexPurgeMovedLanes(Relation index, Buffer head_buf, int page_index, BlockNumber
 	return cleared;
 }
 
+#define ALEX_DIRECTION_SAMPLE 256
+
 /*
  * Principal direction of a set of vectors (a few power iterations on the
  * centred set, deterministic start), and the least-squares linear model
@@ -1187,6 +1189,8 @@ AlexFitDirection(const float *vectors, int n, int dimensions,
 				sr = 0,
 				skk = 0,
 				skr = 0;
+	int			step;
+	int			used = 0;
 
 	*slope = 0;
 	*intercept = 0;
@@ -1195,12 +1199,17 @@ AlexFitDirection(const float *vectors, int n, int dimensions,
 	if (n < 2)
 		goto done;
 
-	for (int i = 0; i < n; i++)
+	/* the direction from at most ALEX_DIRECTION_SAMPLE evenly spaced members */
+	step = Max(1, n / ALEX_DIRECTION_SAMPLE);
+	for (int i = 0; i < n; i += step)
+	{
 		for (int d = 0; d < dimensions; d++)
 			mean[d] += vectors[(Size) i * dimensions + d];
+		used++;
+	}
 	for (int d = 0; d < dimensions; d++)
 	{
-		mean[d] /= n;
+		mean[d] /= used;
 		v[d] = 1.0 / sqrt((double) dimensions) * ((d % 2) ? 1 : -1) + 1e-3 * d;
 	}
 
@@ -1209,7 +1218,7 @@ AlexFitDirection(const float *vectors, int n, int dimensions,
 		double		norm = 0;
 
 		memset(w, 0, sizeof(double) * dimensions);
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n; i += step)
 		{
 			const float *x = vectors + (Size) i * dimensions;
 			double		dot = 0;
