@@ -91,8 +91,12 @@ def parse_args():
     p.add_argument("--ivf-probes", type=int_list, default=int_list("1,2,3,5,8,10,15,20,30,50"),
                    help="ivfflat.probes values (default: 1,2,3,5,8,10,15,20,30,50)")
     p.add_argument("--build-workers", type=int, default=0,
-                   help="max_parallel_maintenance_workers for CREATE INDEX; pgvector builds "
-                        "in parallel, alex does not (default: %(default)s, serial for all)")
+                   help="max_parallel_maintenance_workers for CREATE INDEX, the same for all "
+                        "systems (default: %(default)s, serial for all)")
+    p.add_argument("--maintenance-work-mem", default="1GB",
+                   help="maintenance_work_mem for every CREATE INDEX, the same for all systems "
+                        "(pgvector's HNSW build slows down sharply when its graph does not fit; "
+                        "default: %(default)s)")
     p.add_argument("--out", default=os.path.join(HERE, "results", "alex_fashion_mnist.csv"),
                    help="CSV written (default: %(default)s)")
     p.add_argument("--plot", default=PLOT, help="recall/QPS plot written if matplotlib is "
@@ -316,6 +320,7 @@ def bench_index(conn, system, method, spec, args, data, rows):
     X, Q, kth, params, extra_lines = data
     name = f"items_{method}"
     conn.execute(f"SET max_parallel_maintenance_workers = {args.build_workers}")
+    conn.execute(f"SET maintenance_work_mem = '{args.maintenance_work_mem}'")
     t0 = time.perf_counter()
     conn.execute(f"CREATE INDEX {name} ON items USING {method} (embedding vector_l2_ops)"
                  + spec["with"])
@@ -573,7 +578,8 @@ def main():
                 "ext_version": f"{EXTENSIONS[system]} " + one(
                     conn, "SELECT extversion FROM pg_extension WHERE extname = %s",
                     [EXTENSIONS[system]]),
-                "shared_buffers": one(conn, "SHOW shared_buffers"),
+                "shared_buffers": one(conn, "SHOW shared_buffers") +
+                f", maintenance_work_mem {args.maintenance_work_mem}",
                 "table_mb": mb(conn, "pg_table_size", "items")}
         print(f"machine: {machine['cpu']} ({machine['cores']} cores), PostgreSQL "
               f"{info['pg_version']}, {info['ext_version']}, shared_buffers "
