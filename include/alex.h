@@ -514,7 +514,7 @@ extern uint64 AlexCountEntries(Relation index, AlexIndexInfo *info, uint64 *capa
 extern void AlexCheckLeafHead(Relation index, Page page, BlockNumber blkno, int dimensions);
 extern bool AlexDataPageBitsConsistent(AlexLeafDataHeader *hdr);
 typedef void (*AlexCodeVisitor) (ItemPointer tid, const char *payload, int lane, void *arg);
-extern BlockNumber *AlexVisitCodes(Relation index, BlockNumber blkno, int dimensions,
+extern BlockNumber *AlexVisitCodes(Relation index, Buffer buf, int dimensions,
 								   AlexCodeVisitor visitor, void *arg);
 extern void AlexReadLaneVector(Relation index, BlockNumber data_blkno,
 							   const BlockNumber *vector_pages, int lane, int dimensions,

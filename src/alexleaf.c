@@ -1030,16 +1030,17 @@ AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
 }
 
 /*
- * The scan's first pass over a data page: the code of every occupied lane
- * (moved ones too: a scan may hold the routing from before the move).
+ * The scan's first pass over a data page (pinned by the caller, who
+ * releases it): the code of every occupied lane (moved ones too: a scan may
+ * hold the routing from before the move).
  * Returns a copy, in the current context, of the page's vector page list,
  * for AlexReadLaneVector later.
  */
 BlockNumber *
-AlexVisitCodes(Relation index, BlockNumber blkno, int dimensions,
+AlexVisitCodes(Relation index, Buffer buf, int dimensions,
 			   AlexCodeVisitor visitor, void *arg)
 {
-	Buffer		buf = ReadBuffer(index, blkno);
+	BlockNumber blkno = BufferGetBlockNumber(buf);
 	AlexLeafDataHeader *hdr;
 	BlockNumber *vector_pages;
 
@@ -1057,13 +1058,16 @@ AlexVisitCodes(Relation index, BlockNumber blkno, int dimensions,
 			int			lane = w * 64 + pg_rightmost_one_pos64(bits);
 			char	   *ptr = LaneAt(hdr, lane);
 
+			/* the lanes are read in order: ask for the ones ahead early */
+			__builtin_prefetch(ptr + 4 * hdr->lane_size);
+			__builtin_prefetch(ptr + 4 * hdr->lane_size + 64);
 			bits &= bits - 1;
 			visitor((ItemPointer) ptr, ptr + MAXALIGN(sizeof(ItemPointerData)), lane, arg);
 		}
 	}
 	vector_pages = palloc(sizeof(BlockNumber) * hdr->vector_slots);
 	memcpy(vector_pages, AlexVectorPageList(hdr), sizeof(BlockNumber) * hdr->vector_slots);
-	UnlockReleaseBuffer(buf);
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 	return vector_pages;
 }
 

@@ -209,6 +209,7 @@ ScanLeaf(Relation index, AlexScanOpaque so, BlockNumber leaf)
 	int			npages;
 	const float *reference;
 	CodeCollector cc;
+	Buffer	   *bufs;
 
 	LockBuffer(head_buf, BUFFER_LOCK_SHARE);
 	AlexCheckLeafHead(index, BufferGetPage(head_buf), leaf, so->info.dimensions);
@@ -221,8 +222,17 @@ ScanLeaf(Relation index, AlexScanOpaque so, BlockNumber leaf)
 		AlexLeafQueryTerms(&so->query_code, reference, &cc.terms);
 	UnlockReleaseBuffer(head_buf);
 
+	/*
+	 * Pin every data page first and touch its header, so the memory of the
+	 * next pages is on its way while the codes of this one are read.
+	 */
+	bufs = palloc(sizeof(Buffer) * Max(npages, 1));
 	for (int i = 0; i < npages; i++)
-		PrefetchBuffer(index, MAIN_FORKNUM, pages[i]);
+	{
+		bufs[i] = ReadBuffer(index, pages[i]);
+		__builtin_prefetch(BufferGetPage(bufs[i]));
+		__builtin_prefetch(BufferGetPage(bufs[i]) + 64);
+	}
 
 	cc.so = so;
 	for (int i = 0; i < npages; i++)
@@ -237,10 +247,12 @@ ScanLeaf(Relation index, AlexScanOpaque so, BlockNumber leaf)
 		cc.page = so->npages;
 		so->pages[so->npages].blkno = pages[i];
 		so->pages[so->npages].vector_pages =
-			AlexVisitCodes(index, pages[i], so->info.dimensions, AddCandidate, &cc);
+			AlexVisitCodes(index, bufs[i], so->info.dimensions, AddCandidate, &cc);
 		so->npages++;
+		ReleaseBuffer(bufs[i]);
 	}
 	pfree(pages);
+	pfree(bufs);
 }
 
 /*
