@@ -389,6 +389,7 @@ typedef struct AlexScanOpaqueData
 	int			npages;
 	int			max_pages;
 	float	   *vector;			/* a reranked vector */
+	Buffer	   *rerank_pins;	/* vector pages of the batch being reranked */
 	struct HTAB *emitted;		/* TIDs returned so far */
 	struct HTAB *probed;		/* leaves already scanned */
 	int			nprobed;
@@ -516,9 +517,12 @@ extern bool AlexDataPageBitsConsistent(AlexLeafDataHeader *hdr);
 typedef void (*AlexCodeVisitor) (ItemPointer tid, const char *payload, int lane, void *arg);
 extern BlockNumber *AlexVisitCodes(Relation index, Buffer buf, int dimensions,
 								   AlexCodeVisitor visitor, void *arg);
-extern void AlexReadLaneVector(Relation index, BlockNumber data_blkno,
-							   const BlockNumber *vector_pages, int lane, int dimensions,
-							   float *out);
+extern int	AlexVectorSpan(int dimensions);
+extern int	AlexPinLaneVector(Relation index, BlockNumber data_blkno,
+							  const BlockNumber *vector_pages, int lane, int dimensions,
+							  Buffer *bufs);
+extern void AlexReadLaneVector(Relation index, BlockNumber data_blkno, const Buffer *bufs,
+							   int lane, int dimensions, float *out);
 extern int	AlexPurgeMovedLanes(Relation index, Buffer head_buf, int page_index,
 								BlockNumber blkno);
 extern int	AlexLeafUsedCount(const AlexLeafHead head, int page_index);

@@ -1071,21 +1071,34 @@ AlexVisitCodes(Relation index, Buffer buf, int dimensions,
 	return vector_pages;
 }
 
+/* Most vector pages one vector spans */
+int
+AlexVectorSpan(int dimensions)
+{
+	return (int) ((VectorBytes(dimensions) + ALEX_VECTOR_PAGE_BYTES - 1) /
+				  ALEX_VECTOR_PAGE_BYTES) + 1;
+}
+
 /*
- * Copy the vector of a lane into out, from the vector page list that
- * AlexVisitCodes returned.  The data page is not locked: the lane may have
- * been cleared and reused since, but only for an entry vacuum removed,
- * whose heap TID no MVCC snapshot that saw the lane can see (see
- * ai/DECISIONS.md); the pages themselves stay vector pages of that data page
- * while a snapshot that saw the leaf lives.
+ * Pin the vector page(s) of a lane, from the vector page list that
+ * AlexVisitCodes returned, and start its bytes on their way to the CPU
+ * cache, so that several candidates' vectors load at once.  bufs has room
+ * for AlexVectorSpan(dimensions); returns how many were pinned.
+ *
+ * The data page is not locked: the lane may have been cleared and reused
+ * since, but only for an entry vacuum removed, whose heap TID no MVCC
+ * snapshot that saw the lane can see (see ai/DECISIONS.md); the pages
+ * themselves stay vector pages of that data page while a snapshot that saw
+ * the leaf lives.
  */
-void
-AlexReadLaneVector(Relation index, BlockNumber data_blkno, const BlockNumber *vector_pages,
-				   int lane, int dimensions, float *out)
+int
+AlexPinLaneVector(Relation index, BlockNumber data_blkno, const BlockNumber *vector_pages,
+				  int lane, int dimensions, Buffer *bufs)
 {
 	Size		bytes = VectorBytes(dimensions);
 	Size		start = (Size) lane * bytes;
 	Size		end = start + bytes;
+	int			n = 0;
 
 	for (int slot = start / ALEX_VECTOR_PAGE_BYTES; slot <= (end - 1) / ALEX_VECTOR_PAGE_BYTES; slot++)
 	{
@@ -1093,7 +1106,7 @@ AlexReadLaneVector(Relation index, BlockNumber data_blkno, const BlockNumber *ve
 		Size		from = Max(start, page_start);
 		Size		to = Min(end, page_start + ALEX_VECTOR_PAGE_BYTES);
 		BlockNumber blkno = vector_pages[slot];
-		Buffer		buf;
+		char	   *contents;
 
 		if (blkno == InvalidBlockNumber)
 			ereport(ERROR,
@@ -1101,9 +1114,38 @@ AlexReadLaneVector(Relation index, BlockNumber data_blkno, const BlockNumber *ve
 					 errmsg("index \"%s\" has an occupied lane without a vector page at block %u",
 							RelationGetRelationName(index), data_blkno),
 					 errhint("Please REINDEX it.")));
-		buf = ReadBuffer(index, blkno);
+		bufs[n] = ReadBuffer(index, blkno);
+		contents = PageGetContents(BufferGetPage(bufs[n]));
+		__builtin_prefetch(BufferGetPage(bufs[n]));
+		for (Size off = from; off < to; off += 64)
+			__builtin_prefetch(contents + (off - page_start));
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Copy the vector of a lane into out from the pages AlexPinLaneVector
+ * pinned (bufs), and release them.
+ */
+void
+AlexReadLaneVector(Relation index, BlockNumber data_blkno, const Buffer *bufs,
+				   int lane, int dimensions, float *out)
+{
+	Size		bytes = VectorBytes(dimensions);
+	Size		start = (Size) lane * bytes;
+	Size		end = start + bytes;
+	int			n = 0;
+
+	for (int slot = start / ALEX_VECTOR_PAGE_BYTES; slot <= (end - 1) / ALEX_VECTOR_PAGE_BYTES; slot++)
+	{
+		Size		page_start = (Size) slot * ALEX_VECTOR_PAGE_BYTES;
+		Size		from = Max(start, page_start);
+		Size		to = Min(end, page_start + ALEX_VECTOR_PAGE_BYTES);
+		Buffer		buf = bufs[n++];
+
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		AlexCheckVectorPage(index, BufferGetPage(buf), blkno, data_blkno);
+		AlexCheckVectorPage(index, BufferGetPage(buf), BufferGetBlockNumber(buf), data_blkno);
 		memcpy((char *) out + (from - start),
 			   PageGetContents(BufferGetPage(buf)) + (from - page_start), to - from);
 		UnlockReleaseBuffer(buf);

@@ -59,6 +59,7 @@ alexrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->pages = NULL;
 	so->npages = so->max_pages = 0;
 	so->vector = NULL;
+	so->rerank_pins = NULL;
 	so->probes = NULL;
 	so->nprobes = so->next_probe = 0;
 	so->nprobed = so->total_leaves = 0;
@@ -256,19 +257,6 @@ ScanLeaf(Relation index, AlexScanOpaque so, BlockNumber leaf)
 }
 
 /*
- * The exact distance of a candidate, from its vector page.
- */
-static double
-CandidateDistance(Relation index, AlexScanOpaque so, const AlexCandidate *c)
-{
-	AlexScannedPage *page = &so->pages[c->page];
-
-	AlexReadLaneVector(index, page->blkno, page->vector_pages, c->lane,
-					   so->info.dimensions, so->vector);
-	return AlexExactDistance(so->info.metric, so->query, so->vector, so->info.dimensions);
-}
-
-/*
  * (Re)route the query: the leaves of the nodes a beam search keeps, at
  * least min_leaves of them, nearest first, less those already probed.
  */
@@ -374,6 +362,47 @@ AlexScanNextBatch(IndexScanDesc scan)
 }
 
 /*
+ * Rerank the few least lower bounds at once: pin all their vector pages
+ * and start the loads first, then compute the distances, so the memory
+ * waits overlap.  Reranking one more than strictly needed costs little;
+ * the order stays exact, as every reranked entry waits in the exact heap.
+ */
+#define ALEX_RERANK_BATCH 8
+
+static void
+RerankBatch(Relation index, AlexScanOpaque so)
+{
+	int			dim = so->info.dimensions;
+	int			span = AlexVectorSpan(dim);
+	int			n = Min(so->bounds.n, Max(1, ALEX_RERANK_BATCH * 2 / span));
+	AlexCandidate batch[ALEX_RERANK_BATCH];
+
+	if (so->rerank_pins == NULL)
+		so->rerank_pins = MemoryContextAlloc(so->scan_context,
+											 sizeof(Buffer) * ALEX_RERANK_BATCH * span);
+	n = Min(n, ALEX_RERANK_BATCH);
+	for (int i = 0; i < n; i++)
+	{
+		AlexScannedPage *page;
+
+		batch[i] = HeapPop(&so->bounds);
+		page = &so->pages[batch[i].page];
+		AlexPinLaneVector(index, page->blkno, page->vector_pages, batch[i].lane, dim,
+						  so->rerank_pins + i * span);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		AlexScannedPage *page = &so->pages[batch[i].page];
+
+		CHECK_FOR_INTERRUPTS();
+		AlexReadLaneVector(index, page->blkno, so->rerank_pins + i * span, batch[i].lane,
+						   dim, so->vector);
+		batch[i].bound = AlexExactDistance(so->info.metric, so->query, so->vector, dim);
+		HeapPush(&so->exact, &batch[i]);
+	}
+}
+
+/*
  * The next entry of this batch in exact distance order: rerank the least
  * lower bound until the best exact distance is no greater than every lower
  * bound left.  Copies of one entry (a split that moved it leaves two for a
@@ -400,13 +429,7 @@ AlexNextInBatch(IndexScanDesc scan, ItemPointer tid)
 		}
 		if (so->bounds.n == 0)
 			return false;
-		{
-			AlexCandidate c = HeapPop(&so->bounds);
-
-			CHECK_FOR_INTERRUPTS();
-			c.bound = CandidateDistance(scan->indexRelation, so, &c);
-			HeapPush(&so->exact, &c);
-		}
+		RerankBatch(scan->indexRelation, so);
 	}
 }
 
