@@ -75,7 +75,9 @@
 #define ALEX_MIN_LEAF_ENTRIES	64
 
 /* GUC defaults and bounds */
-#define ALEX_DEFAULT_PROBES		10
+#define ALEX_DEFAULT_PROBES		0	/* automatic: see AlexEffectiveProbes */
+#define ALEX_AUTO_MIN_PROBES	10
+#define ALEX_AUTO_PROBE_FRACTION 0.03
 #define ALEX_MAX_PROBES_LIMIT	100000
 #define ALEX_DEFAULT_MAX_PROBES 1000
 #define ALEX_DEFAULT_BOUND_EPSILON 4.0
@@ -396,6 +398,7 @@ typedef struct AlexScanOpaqueData
 	int			total_leaves;
 	bool		routed_all;		/* probes[] holds every leaf */
 	bool		exhaustive;		/* alex.probes covers every leaf: rerank all */
+	int			probes_per_batch;	/* alex.probes, or its automatic value */
 } AlexScanOpaqueData;
 
 typedef AlexScanOpaqueData *AlexScanOpaque;
@@ -424,6 +427,7 @@ typedef struct AlexBuildState
 /* alex.c */
 extern void AlexInit(void);
 extern int	AlexLeavesOption(Relation index);
+extern int	AlexEffectiveProbes(int leaves);
 extern int	AlexFanoutOption(Relation index);
 extern IndexBuildResult *alexbuild(Relation heap, Relation index, IndexInfo *indexInfo);
 extern void alexbuildempty(Relation index);

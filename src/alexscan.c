@@ -310,8 +310,8 @@ static bool
 AlexScanNextBatch(IndexScanDesc scan)
 {
 	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
-	int			limit = Min(so->total_leaves, Max(alex_probes, alex_max_probes));
-	int			batch = so->empty_query ? so->total_leaves : alex_probes;
+	int			limit = Min(so->total_leaves, Max(so->probes_per_batch, alex_max_probes));
+	int			batch = so->empty_query ? so->total_leaves : so->probes_per_batch;
 	MemoryContext old;
 	int			end;
 
@@ -334,7 +334,7 @@ AlexScanNextBatch(IndexScanDesc scan)
 	if (so->emitted == NULL)
 		so->emitted = MakeSet("alex returned tids", sizeof(ItemPointerData), so->scan_context);
 
-	so->exhaustive = alex_probes >= so->total_leaves;
+	so->exhaustive = so->probes_per_batch >= so->total_leaves;
 
 	/* a new batch: the last one's pages and candidates are done with */
 	for (int i = 0; i < so->npages; i++)
@@ -479,7 +479,8 @@ AlexBeginSearch(IndexScanDesc scan)
 	 * recall@10 at 10 probes 0.90 with 4x and one node, 0.987 with 8x and
 	 * at least two nodes a level; a single level gives 0.99).
 	 */
-	AlexRouteQuery(scan, so->empty_query ? INT_MAX : 8 * alex_probes);
+	so->probes_per_batch = AlexEffectiveProbes(so->info.leaves);
+	AlexRouteQuery(scan, so->empty_query ? INT_MAX : 8 * so->probes_per_batch);
 }
 
 /*

@@ -94,9 +94,16 @@ SELECT count(*), count(DISTINCT id) FROM (
 RESET alex.probes;
 RESET enable_seqscan;
 
--- GUC bounds
-SET alex.probes = 0;
+-- GUC bounds; alex.probes = 0 (the default) is automatic: 3% of the leaves,
+-- at least 10, so an index of at most 10 leaves is scanned whole (exact)
+SET alex.probes = -1;
 SET alex.max_probes = 0;
+SHOW alex.probes;
+CREATE INDEX items_small ON items USING alex (v vector_l2_ops) WITH (leaves = 8);
+DROP INDEX items_l2;
+SELECT bool_and(pg_temp.top_ids('items', q.v, 50, '<->', true) =
+				pg_temp.top_ids('items', q.v, 50, '<->', false)) AS small_exact_by_default
+FROM queries q;
 SET alex.nonexistent = 1;
 
 DROP TABLE items, queries;
