@@ -1,6 +1,6 @@
 # omendb: a pgvector-compatible vector type and the alex ANN index access method
 EXTENSION = omendb
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 
 MODULE_big = omendb
 OBJS = \
@@ -25,7 +25,7 @@ OBJS = \
 	src/alexvacuum.o \
 	src/alexvalidate.o
 
-DATA = sql/omendb--$(EXTVERSION).sql
+DATA = sql/omendb--$(EXTVERSION).sql sql/omendb--0.1.0--0.2.0.sql
 HEADERS_omendb = include/vector.h include/distance.h
 
 PG_CPPFLAGS = -I$(srcdir)/include

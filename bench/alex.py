@@ -325,6 +325,8 @@ def bench_index(conn, system, method, spec, args, data, rows):
     conn.execute(f"CREATE INDEX {name} ON items USING {method} (embedding vector_l2_ops)"
                  + spec["with"])
     build_s = round(time.perf_counter() - t0, 2)
+    # write the build's dirty pages out now, not during the sweep that follows
+    conn.execute("CHECKPOINT")
     conn.execute("CHECKPOINT")
     index_mb = mb(conn, "pg_relation_size", name)
     stats = index_stats(conn, system, name)

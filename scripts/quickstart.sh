@@ -114,6 +114,8 @@ ensure_database() {
 		sql postgres -c "CREATE DATABASE omendb"
 	fi
 	sql omendb -c "CREATE EXTENSION IF NOT EXISTS omendb"
+	# a database from an earlier run moves to the installed version
+	sql omendb -c "ALTER EXTENSION omendb UPDATE"
 	update_extension
 	sql omendb <<-'EOF'
 		CREATE TABLE IF NOT EXISTS fashion_mnist (
@@ -159,8 +161,8 @@ load_split() {
 }
 
 # ---------------------------------------------------------------------------
-# build_index: THE place where the alex ANN index gets built.
-# Until the alex access method exists in the extension, this only says so.
+# build_index: THE place where the alex ANN index gets built (or rebuilt, when
+# an older omendb built it).
 build_index() {
 	local start
 	if [ -z "$(sql_value omendb "SELECT 1 FROM pg_am WHERE amname = 'alex'")" ]; then
@@ -176,7 +178,13 @@ build_index() {
 		return 0
 	fi
 	if [ -n "$(sql_value omendb "SELECT to_regclass('fashion_mnist_embedding_alex')")" ]; then
-		log "alex index fashion_mnist_embedding_alex already exists"
+		if sql omendb -c "SELECT alex_index_check('fashion_mnist_embedding_alex')" >/dev/null 2>&1; then
+			log "alex index fashion_mnist_embedding_alex already exists"
+		else
+			# built by an older omendb whose on-disk format this one does not read
+			log "rebuilding alex index fashion_mnist_embedding_alex in the current format"
+			sql omendb -c "REINDEX INDEX fashion_mnist_embedding_alex"
+		fi
 		return 0
 	fi
 	log "building alex index on fashion_mnist"

@@ -7,7 +7,9 @@
 -- The extension: trusted and relocatable
 --
 SELECT name, version, superuser, trusted, relocatable, schema, requires
-FROM pg_available_extension_versions WHERE name = 'omendb';
+FROM pg_available_extension_versions
+WHERE name = 'omendb' AND version = (SELECT default_version FROM pg_available_extensions
+									 WHERE name = 'omendb');
 SELECT extname, extversion, extrelocatable, extnamespace::regnamespace
 FROM pg_extension WHERE extname = 'omendb';
 

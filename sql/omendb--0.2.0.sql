@@ -1,4 +1,4 @@
--- omendb 0.1.0: a pgvector-compatible vector type and its operators
+-- omendb 0.2.0: a pgvector-compatible vector type, its operators and the alex index
 \echo Use "CREATE EXTENSION omendb" to load this file. \quit
 
 -- the type
