@@ -26,6 +26,20 @@ CREATE INDEX items_l2 ON items USING alex (v vector_l2_ops);
 SELECT entries, leaf_vector_pages > 0 AS has_vector_pages FROM alex_index_stats('items_l2');
 SELECT alex_index_check('items_l2');
 SELECT pg_temp.exhaustive_equals_exact('items', '<->', 30);
+-- with few probes the codes' lower bounds decide what is reranked: the rows
+-- still come out in exact distance order
+SELECT leaves > 3 AS more_leaves_than_probes FROM alex_index_stats('items_l2');
+SET enable_seqscan = off;
+SET alex.probes = 3;
+SELECT bool_and(d >= prev) AS ordered, count(*) AS n FROM (
+	SELECT d, lag(d, 1, '-Infinity') OVER (ORDER BY n) AS prev FROM (
+		SELECT row_number() OVER () AS n, v <-> (SELECT v FROM queries WHERE id = 100001) AS d
+		FROM (SELECT v FROM items
+			  ORDER BY v <-> (SELECT v FROM queries WHERE id = 100001) LIMIT 50) s
+	) t
+) u;
+RESET alex.probes;
+RESET enable_seqscan;
 DROP TABLE items, queries;
 
 -- 16,000 dimensions, the most the type allows: cosine and L2, built on an
