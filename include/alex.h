@@ -397,7 +397,8 @@ typedef struct AlexScanOpaqueData
 	int			nprobed;
 	int			total_leaves;
 	bool		routed_all;		/* probes[] holds every leaf */
-	bool		exhaustive;		/* alex.probes covers every leaf: rerank all */
+	bool		rerank_all;		/* every leaf probed, or codes too short:
+								 * every candidate gets its exact distance */
 	int			probes_per_batch;	/* alex.probes, or its automatic value */
 } AlexScanOpaqueData;
 
@@ -497,15 +498,15 @@ extern BlockNumber *AlexVectorPageList(AlexLeafDataHeader *hdr);
 extern void AlexCheckVectorPage(Relation index, Page page, BlockNumber blkno,
 								BlockNumber data_blkno);
 extern int	AlexLeafMaxPages(int dimensions);
+extern int	AlexLeafPagesFor(int dimensions, int capacity);
 extern double AlexExactDistance(AlexMetricKind metric, const float *query,
 								const float *vector, int dimensions);
 extern BlockNumber AlexCreateLeaf(Relation index, int dimensions, int capacity,
 								  const float *direction, float key_slope,
 								  float key_intercept, const float *reference);
-extern BlockNumber AlexBuildLeaf(Relation index, const AlexIndexInfo *info, int capacity,
-								 const float *direction, float key_slope,
-								 float key_intercept, const float *reference,
-								 const ItemPointerData *tids, const float *vectors, int n);
+extern BlockNumber AlexBuildLeaf(Relation index, const AlexIndexInfo *info, double density,
+								 const float *reference, const ItemPointerData *tids,
+								 const float *vectors, int n);
 extern bool AlexLeafInsert(Relation index, const AlexIndexInfo *info, Buffer head_buf,
 						   const float *vector, ItemPointer tid);
 extern const float *AlexLeafReference(const AlexLeafHead head, int dimensions);

@@ -416,8 +416,7 @@ AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
 	{
 		double		expected = counts[c] * bs->rows_seen / Max(bs->sample_count, 1);
 		int			capacity = (int) ceil(Max(expected, 1) / ALEX_BUILD_DENSITY);
-		int			lanes = AlexLanesPerPage(dim);
-		int			pages = Min(Max(1, (capacity + lanes - 1) / lanes), AlexLeafMaxPages(dim));
+		int			pages = AlexLeafPagesFor(dim, capacity);
 		int			n = 0;
 		float		slope;
 		float		intercept;
@@ -495,27 +494,6 @@ BulkLoadCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	MemoryContextReset(bs->tmp_context);
 }
 
-/* Write leaf c of the bulk load from its n sorted rows */
-static BlockNumber
-BulkWriteLeaf(AlexBuildState *bs, const float *centroid, const ItemPointerData *tids,
-			  const float *vectors, int n)
-{
-	int			dim = bs->info.dimensions;
-	int			capacity = (int) ceil(Max(n, 1) / ALEX_BUILD_DENSITY);
-	int			lanes = AlexLanesPerPage(dim);
-	int			pages = Min(Max(1, (capacity + lanes - 1) / lanes), AlexLeafMaxPages(dim));
-	float	   *direction = palloc(sizeof(float) * dim);
-	float		slope;
-	float		intercept;
-	BlockNumber leaf;
-
-	AlexFitDirection(vectors, n, dim, direction, &slope, &intercept, pages);
-	leaf = AlexBuildLeaf(bs->index, &bs->info, capacity, direction, slope, intercept,
-						 AlexCodeReference(&bs->info, centroid), tids, vectors, n);
-	pfree(direction);
-	return leaf;
-}
-
 static void
 AlexBulkLoad(AlexBuildState *bs, const float *centroids, int k)
 {
@@ -576,7 +554,9 @@ AlexBulkLoad(AlexBuildState *bs, const float *centroids, int k)
 		while (current < leaf)
 		{
 			CHECK_FOR_INTERRUPTS();
-			leaves[current] = BulkWriteLeaf(bs, centroids + (Size) current * rdim,
+			leaves[current] = AlexBuildLeaf(bs->index, &bs->info, ALEX_BUILD_DENSITY,
+											AlexCodeReference(&bs->info,
+															  centroids + (Size) current * rdim),
 											tids, vectors, n);
 			n = 0;
 			current++;

@@ -233,6 +233,60 @@ AlexInitDataPage(Page page, int dimensions, BlockNumber head)
 
 /* ---------- vector pages ---------- */
 
+/*
+ * Where a lane's vector lies in its data page's vector stream: bytes
+ * [start, end), held by vector page slots first .. last.
+ */
+typedef struct LaneSpan
+{
+	Size		start;
+	Size		end;
+	int			first;
+	int			last;
+} LaneSpan;
+
+static inline LaneSpan
+LaneSpanOf(int lane, int dimensions)
+{
+	LaneSpan	span;
+
+	span.start = (Size) lane * VectorBytes(dimensions);
+	span.end = span.start + VectorBytes(dimensions);
+	span.first = span.start / ALEX_VECTOR_PAGE_BYTES;
+	span.last = (span.end - 1) / ALEX_VECTOR_PAGE_BYTES;
+	return span;
+}
+
+/*
+ * The piece of a span in one slot's page: page_offset bytes into the page,
+ * vector_offset bytes into the vector, len bytes long.
+ */
+static inline void
+SpanPiece(const LaneSpan *span, int slot, Size *page_offset, Size *vector_offset, Size *len)
+{
+	Size		page_start = (Size) slot * ALEX_VECTOR_PAGE_BYTES;
+	Size		from = Max(span->start, page_start);
+	Size		to = Min(span->end, page_start + ALEX_VECTOR_PAGE_BYTES);
+
+	*page_offset = from - page_start;
+	*vector_offset = from - span->start;
+	*len = to - from;
+}
+
+/* The block of a slot that holds part of an occupied lane's vector */
+static BlockNumber
+OccupiedSlotBlock(Relation index, BlockNumber data_blkno, const BlockNumber *vector_pages,
+				  int slot)
+{
+	if (vector_pages[slot] == InvalidBlockNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has an occupied lane without a vector page at block %u",
+						RelationGetRelationName(index), data_blkno),
+				 errhint("Please REINDEX it.")));
+	return vector_pages[slot];
+}
+
 static void
 AlexInitVectorPage(Page page, BlockNumber data_blkno)
 {
@@ -290,17 +344,12 @@ VectorReaderHold(VectorReader *r, int slot)
 {
 	if (r->slot != slot)
 	{
-		BlockNumber blkno = AlexVectorPageList(r->hdr)[slot];
+		BlockNumber blkno;
 
 		if (r->slot >= 0)
 			UnlockReleaseBuffer(r->buf);
 		r->slot = -1;
-		if (blkno == InvalidBlockNumber)
-			ereport(ERROR,
-					(errcode(ERRCODE_INDEX_CORRUPTED),
-					 errmsg("index \"%s\" has an occupied lane without a vector page at block %u",
-							RelationGetRelationName(r->index), r->data_blkno),
-					 errhint("Please REINDEX it.")));
+		blkno = OccupiedSlotBlock(r->index, r->data_blkno, AlexVectorPageList(r->hdr), slot);
 		r->buf = ReadBuffer(r->index, blkno);
 		LockBuffer(r->buf, BUFFER_LOCK_SHARE);
 		r->slot = slot;
@@ -313,25 +362,23 @@ VectorReaderHold(VectorReader *r, int slot)
 static const float *
 VectorReaderGet(VectorReader *r, int lane)
 {
-	Size		bytes = VectorBytes(r->dimensions);
-	Size		start = (Size) lane * bytes;
-	Size		end = start + bytes;
-	int			first = start / ALEX_VECTOR_PAGE_BYTES;
-	int			last = (end - 1) / ALEX_VECTOR_PAGE_BYTES;
+	LaneSpan	span = LaneSpanOf(lane, r->dimensions);
 
-	if (first == last)
-		return (const float *) (VectorReaderHold(r, first) + start % ALEX_VECTOR_PAGE_BYTES);
+	if (span.first == span.last)
+		return (const float *) (VectorReaderHold(r, span.first) +
+								span.start % ALEX_VECTOR_PAGE_BYTES);
 
 	if (r->scratch == NULL)
-		r->scratch = palloc(bytes);
-	for (int slot = first; slot <= last; slot++)
+		r->scratch = palloc(VectorBytes(r->dimensions));
+	for (int slot = span.first; slot <= span.last; slot++)
 	{
-		Size		page_start = (Size) slot * ALEX_VECTOR_PAGE_BYTES;
-		Size		from = Max(start, page_start);
-		Size		to = Min(end, page_start + ALEX_VECTOR_PAGE_BYTES);
+		Size		page_offset;
+		Size		vector_offset;
+		Size		len;
 
-		memcpy((char *) r->scratch + (from - start),
-			   VectorReaderHold(r, slot) + (from - page_start), to - from);
+		SpanPiece(&span, slot, &page_offset, &vector_offset, &len);
+		memcpy((char *) r->scratch + vector_offset, VectorReaderHold(r, slot) + page_offset,
+			   len);
 	}
 	return r->scratch;
 }
@@ -346,18 +393,17 @@ VectorReaderEnd(VectorReader *r)
 }
 
 /*
- * Copy the part of a vector (bytes [start, end) of the data page's vector
- * stream) that falls in slot's page into that page.
+ * Copy the part of a lane's vector that falls in slot's page into that page.
  */
 static void
-CopyVectorPiece(Page page, int slot, const float *vector, Size start, Size end)
+CopyVectorPiece(Page page, int slot, const float *vector, const LaneSpan *span)
 {
-	Size		page_start = (Size) slot * ALEX_VECTOR_PAGE_BYTES;
-	Size		from = Max(start, page_start);
-	Size		to = Min(end, page_start + ALEX_VECTOR_PAGE_BYTES);
+	Size		page_offset;
+	Size		vector_offset;
+	Size		len;
 
-	memcpy(PageGetContents(page) + (from - page_start),
-		   (const char *) vector + (from - start), to - from);
+	SpanPiece(span, slot, &page_offset, &vector_offset, &len);
+	memcpy(PageGetContents(page) + page_offset, (const char *) vector + vector_offset, len);
 }
 
 /*
@@ -388,7 +434,7 @@ LockVectorSlot(Relation index, AlexLeafDataHeader *hdr, BlockNumber data_blkno,
 static void
 WriteVectorSlots(Relation index, GenericXLogState *state, Buffer data_buf,
 				 AlexLeafDataHeader *hdr, int first, int n, const float *vector,
-				 Size start, Size end, Buffer *bufs)
+				 const LaneSpan *span, Buffer *bufs)
 {
 	BlockNumber data_blkno = BufferGetBlockNumber(data_buf);
 
@@ -405,7 +451,7 @@ WriteVectorSlots(Relation index, GenericXLogState *state, Buffer data_buf,
 			AlexInitVectorPage(page, data_blkno);
 			AlexVectorPageList(hdr)[first + i] = BufferGetBlockNumber(bufs[i]);
 		}
-		CopyVectorPiece(page, first + i, vector, start, end);
+		CopyVectorPiece(page, first + i, vector, span);
 	}
 }
 
@@ -447,6 +493,15 @@ AlexLeafMaxPages(int dimensions)
 	bool		direction_room;
 
 	return AlexHeadCapacity(dimensions, &reference_room, &direction_room);
+}
+
+/* Data pages a new leaf with room for capacity entries starts with */
+int
+AlexLeafPagesFor(int dimensions, int capacity)
+{
+	int			lanes = AlexLanesPerPage(dimensions);
+
+	return Min(Max(1, (capacity + lanes - 1) / lanes), AlexLeafMaxPages(dimensions));
 }
 
 static inline uint16 *
@@ -592,15 +647,13 @@ AlexCreateLeaf(Relation index, int dimensions, int capacity,
 	Buffer		head_buf = AlexNewBuffer(index);
 	BlockNumber head_blkno = BufferGetBlockNumber(head_buf);
 	GenericXLogState *state;
-	int			lanes = AlexLanesPerPage(dimensions);
-	int			pages = Max(1, (capacity + lanes - 1) / lanes);
+	int			pages = AlexLeafPagesFor(dimensions, capacity);
 
 	state = GenericXLogStart(index);
 	AlexInitHeadPage(GenericXLogRegisterBuffer(state, head_buf, GENERIC_XLOG_FULL_IMAGE),
 					 dimensions, direction, key_slope, key_intercept, reference);
 	GenericXLogFinish(state);
 
-	pages = Min(pages, AlexPageGetLeafHead(BufferGetPage(head_buf))->max_pages);
 	while (pages > 0)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -665,7 +718,6 @@ InitBuildPage(Page page, int i, void *arg)
 {
 	BuildPage  *bp = (BuildPage *) arg;
 	int			dim = bp->info->dimensions;
-	Size		bytes = VectorBytes(dim);
 
 	if (i == 0)
 	{
@@ -695,28 +747,26 @@ InitBuildPage(Page page, int i, void *arg)
 		AlexInitVectorPage(page, bp->data_blkno);
 		for (int lane = 0; lane < bp->n; lane++)
 		{
-			Size		start = (Size) lane * bytes;
+			LaneSpan	span = LaneSpanOf(lane, dim);
 
-			if (start + bytes <= (Size) slot * ALEX_VECTOR_PAGE_BYTES ||
-				start >= (Size) (slot + 1) * ALEX_VECTOR_PAGE_BYTES)
-				continue;
-			CopyVectorPiece(page, slot, bp->vectors + (Size) bp->members[lane] * dim,
-							start, start + bytes);
+			if (slot >= span.first && slot <= span.last)
+				CopyVectorPiece(page, slot, bp->vectors + (Size) bp->members[lane] * dim,
+								&span);
 		}
 	}
 }
 
 /*
- * Create a leaf holding n entries, written a page at a time as full page
- * images instead of a record per lane (splits and merges).  Entries go to
- * the data pages in key order, spread evenly, so each page keeps the gaps
- * capacity leaves for inserts.  Like AlexCreateLeaf, the leaf is
- * unreachable until the caller routes to it, whose switch counts the
- * entries in the metapage.  Returns the head block.
+ * Create a leaf holding n entries at the given density, written a page at
+ * a time as full page images instead of a record per lane (bulk build,
+ * splits, merges).  Its key direction and position model are fitted to the
+ * entries, which go to the data pages in key order, spread evenly, so each
+ * page keeps gaps for inserts; lane codes are relative to reference.  Like
+ * AlexCreateLeaf, the leaf is unreachable until the caller routes to it,
+ * whose switch counts the entries in the metapage.  Returns the head block.
  */
 BlockNumber
-AlexBuildLeaf(Relation index, const AlexIndexInfo *info, int capacity,
-			  const float *direction, float key_slope, float key_intercept,
+AlexBuildLeaf(Relation index, const AlexIndexInfo *info, double density,
 			  const float *reference, const ItemPointerData *tids,
 			  const float *vectors, int n)
 {
@@ -730,13 +780,16 @@ AlexBuildLeaf(Relation index, const AlexIndexInfo *info, int capacity,
 	KeyedEntry *order = palloc(sizeof(KeyedEntry) * Max(n, 1));
 	int		   *members = palloc(sizeof(int) * Max(n, 1));
 	Buffer	   *bufs = palloc(sizeof(Buffer) * (1 + ALEX_MAX_VECTOR_PAGES + 1));
-	int			npages;
+	int			capacity = (int) ceil(Max(n, 1) / density);
+	int			npages = AlexLeafPagesFor(dim, Max(capacity, n));
+	float	   *direction = palloc(sizeof(float) * dim);
+	float		key_slope;
+	float		key_intercept;
 	int			next = 0;
 
+	AlexFitDirection(vectors, n, dim, direction, &key_slope, &key_intercept, npages);
 	AlexInitHeadPage(head_page.data, dim, direction, key_slope, key_intercept, reference);
 	head = AlexPageGetLeafHead(head_page.data);
-	npages = Max(1, (Max(capacity, n) + lanes - 1) / lanes);
-	npages = Min(npages, head->max_pages);
 	if ((int64) npages * lanes < n)
 		elog(ERROR, "new leaf of index \"%s\" has no room for %d entries",
 			 RelationGetRelationName(index), n);
@@ -794,6 +847,7 @@ AlexBuildLeaf(Relation index, const AlexIndexInfo *info, int capacity,
 	pfree(order);
 	pfree(members);
 	pfree(bufs);
+	pfree(direction);
 	return head_blkno;
 }
 
@@ -855,10 +909,8 @@ AlexLeafInsert(Relation index, const AlexIndexInfo *info, Buffer head_buf,
 	AlexLeafDataHeader *hdr;
 	uint16	   *used;
 	int			lane;
-	Size		start;
-	Size		end;
+	LaneSpan	span;
 	int			slot;
-	int			last;
 	int			nvbufs;
 	Buffer		vbufs[3];
 
@@ -909,15 +961,13 @@ AlexLeafInsert(Relation index, const AlexIndexInfo *info, Buffer head_buf,
 	 * more than two pages takes several records of data page + 3 vector
 	 * pages; the last record holds head, data page and up to 2.
 	 */
-	start = (Size) lane * VectorBytes(dimensions);
-	end = start + VectorBytes(dimensions);
-	slot = start / ALEX_VECTOR_PAGE_BYTES;
-	last = (end - 1) / ALEX_VECTOR_PAGE_BYTES;
-	while (last - slot + 1 > 2)
+	span = LaneSpanOf(lane, dimensions);
+	slot = span.first;
+	while (span.last - slot + 1 > 2)
 	{
 		state = GenericXLogStart(index);
 		hdr = AlexPageGetLeafData(GenericXLogRegisterBuffer(state, data_buf, 0));
-		WriteVectorSlots(index, state, data_buf, hdr, slot, 3, vector, start, end, vbufs);
+		WriteVectorSlots(index, state, data_buf, hdr, slot, 3, vector, &span, vbufs);
 		GenericXLogFinish(state);
 		for (int i = 0; i < 3; i++)
 			UnlockReleaseBuffer(vbufs[i]);
@@ -928,8 +978,8 @@ AlexLeafInsert(Relation index, const AlexIndexInfo *info, Buffer head_buf,
 	head = AlexPageGetLeafHead(GenericXLogRegisterBuffer(state, head_buf, 0));
 	data_page = GenericXLogRegisterBuffer(state, data_buf, 0);
 	hdr = AlexPageGetLeafData(data_page);
-	nvbufs = last - slot + 1;
-	WriteVectorSlots(index, state, data_buf, hdr, slot, nvbufs, vector, start, end, vbufs);
+	nvbufs = span.last - slot + 1;
+	WriteVectorSlots(index, state, data_buf, hdr, slot, nvbufs, vector, &span, vbufs);
 	memcpy(LaneAt(hdr, lane), tid, sizeof(ItemPointerData));
 	AlexEncodeCode(AlexGetQuantizer(dimensions, info->rotation_seed), info->metric, vector,
 				   AlexLeafReference(head, dimensions),
@@ -1095,30 +1145,22 @@ int
 AlexPinLaneVector(Relation index, BlockNumber data_blkno, const BlockNumber *vector_pages,
 				  int lane, int dimensions, Buffer *bufs)
 {
-	Size		bytes = VectorBytes(dimensions);
-	Size		start = (Size) lane * bytes;
-	Size		end = start + bytes;
+	LaneSpan	span = LaneSpanOf(lane, dimensions);
 	int			n = 0;
 
-	for (int slot = start / ALEX_VECTOR_PAGE_BYTES; slot <= (end - 1) / ALEX_VECTOR_PAGE_BYTES; slot++)
+	for (int slot = span.first; slot <= span.last; slot++)
 	{
-		Size		page_start = (Size) slot * ALEX_VECTOR_PAGE_BYTES;
-		Size		from = Max(start, page_start);
-		Size		to = Min(end, page_start + ALEX_VECTOR_PAGE_BYTES);
-		BlockNumber blkno = vector_pages[slot];
-		char	   *contents;
+		Size		page_offset;
+		Size		vector_offset;
+		Size		len;
+		char	   *piece;
 
-		if (blkno == InvalidBlockNumber)
-			ereport(ERROR,
-					(errcode(ERRCODE_INDEX_CORRUPTED),
-					 errmsg("index \"%s\" has an occupied lane without a vector page at block %u",
-							RelationGetRelationName(index), data_blkno),
-					 errhint("Please REINDEX it.")));
-		bufs[n] = ReadBuffer(index, blkno);
-		contents = PageGetContents(BufferGetPage(bufs[n]));
+		SpanPiece(&span, slot, &page_offset, &vector_offset, &len);
+		bufs[n] = ReadBuffer(index, OccupiedSlotBlock(index, data_blkno, vector_pages, slot));
+		piece = PageGetContents(BufferGetPage(bufs[n])) + page_offset;
 		__builtin_prefetch(BufferGetPage(bufs[n]));
-		for (Size off = from; off < to; off += 64)
-			__builtin_prefetch(contents + (off - page_start));
+		for (Size off = 0; off < len; off += 64)
+			__builtin_prefetch(piece + off);
 		n++;
 	}
 	return n;
@@ -1132,22 +1174,21 @@ void
 AlexReadLaneVector(Relation index, BlockNumber data_blkno, const Buffer *bufs,
 				   int lane, int dimensions, float *out)
 {
-	Size		bytes = VectorBytes(dimensions);
-	Size		start = (Size) lane * bytes;
-	Size		end = start + bytes;
+	LaneSpan	span = LaneSpanOf(lane, dimensions);
 	int			n = 0;
 
-	for (int slot = start / ALEX_VECTOR_PAGE_BYTES; slot <= (end - 1) / ALEX_VECTOR_PAGE_BYTES; slot++)
+	for (int slot = span.first; slot <= span.last; slot++)
 	{
-		Size		page_start = (Size) slot * ALEX_VECTOR_PAGE_BYTES;
-		Size		from = Max(start, page_start);
-		Size		to = Min(end, page_start + ALEX_VECTOR_PAGE_BYTES);
+		Size		page_offset;
+		Size		vector_offset;
+		Size		len;
 		Buffer		buf = bufs[n++];
 
+		SpanPiece(&span, slot, &page_offset, &vector_offset, &len);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		AlexCheckVectorPage(index, BufferGetPage(buf), BufferGetBlockNumber(buf), data_blkno);
-		memcpy((char *) out + (from - start),
-			   PageGetContents(BufferGetPage(buf)) + (from - page_start), to - from);
+		memcpy((char *) out + vector_offset, PageGetContents(BufferGetPage(buf)) + page_offset,
+			   len);
 		UnlockReleaseBuffer(buf);
 	}
 }

@@ -187,10 +187,11 @@ AddCandidate(ItemPointer tid, const char *payload, int lane, void *arg)
 	}
 	/*
 	 * The code's bound holds with high probability, not always; a scan of
-	 * every leaf promises exactly the seq scan's answer, so there every entry
-	 * gets its exact distance before any is returned.
+	 * every leaf promises exactly the seq scan's answer, and codes of few
+	 * dimensions bound poorly: there (rerank_all) every entry gets its exact
+	 * distance before any is returned.
 	 */
-	c.bound = so->exhaustive || !AlexCodesUsable(so->info.dimensions) ? -DBL_MAX :
+	c.bound = so->rerank_all ? -DBL_MAX :
 		AlexCodeLowerBound(&so->query_code, &cc->terms, payload);
 	HeapAppend(&so->bounds, &c);
 }
@@ -334,7 +335,8 @@ AlexScanNextBatch(IndexScanDesc scan)
 	if (so->emitted == NULL)
 		so->emitted = MakeSet("alex returned tids", sizeof(ItemPointerData), so->scan_context);
 
-	so->exhaustive = so->probes_per_batch >= so->total_leaves;
+	so->rerank_all = so->probes_per_batch >= so->total_leaves ||
+		!AlexCodesUsable(so->info.dimensions);
 
 	/* a new batch: the last one's pages and candidates are done with */
 	for (int i = 0; i < so->npages; i++)

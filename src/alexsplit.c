@@ -235,20 +235,10 @@ BuildSplitLeaf(Relation index, SplitSet *set, int side, const float *centroid)
 {
 	int			dim = set->dim;
 	int			n = 0;
-	float	   *members;
-	ItemPointerData *tids;
-	float	   *direction = palloc(sizeof(float) * dim);
-	float		slope;
-	float		intercept;
-	int			capacity;
-	int			pages;
+	float	   *members = palloc(sizeof(float) * dim * Max(set->n, 1));
+	ItemPointerData *tids = palloc(sizeof(ItemPointerData) * Max(set->n, 1));
 	BlockNumber leaf;
 
-	for (int i = 0; i < set->n; i++)
-		n += set->entries[i].side == side;
-	members = palloc(sizeof(float) * dim * Max(n, 1));
-	tids = palloc(sizeof(ItemPointerData) * Max(n, 1));
-	n = 0;
 	for (int i = 0; i < set->n; i++)
 		if (set->entries[i].side == side)
 		{
@@ -256,16 +246,10 @@ BuildSplitLeaf(Relation index, SplitSet *set, int side, const float *centroid)
 				   sizeof(float) * dim);
 			tids[n++] = set->entries[i].tid;
 		}
-
-	capacity = (int) ceil(n / ALEX_GROWTH_DENSITY);
-	pages = Max(1, (capacity + AlexLanesPerPage(dim) - 1) / AlexLanesPerPage(dim));
-	pages = Min(pages, AlexLeafMaxPages(dim));
-	AlexFitDirection(members, n, dim, direction, &slope, &intercept, pages);
-	leaf = AlexBuildLeaf(index, set->info, capacity, direction, slope, intercept,
+	leaf = AlexBuildLeaf(index, set->info, ALEX_GROWTH_DENSITY,
 						 AlexCodeReference(set->info, centroid), tids, members, n);
 	pfree(members);
 	pfree(tids);
-	pfree(direction);
 	return leaf;
 }
 

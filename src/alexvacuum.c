@@ -284,6 +284,20 @@ FreePage(Relation index, Buffer buf)
 }
 
 /*
+ * Is this still a page of that kind belonging to owner?  A page may have
+ * been recycled and reused since the owner listed it: then it is not ours
+ * to free.
+ */
+static bool
+PageOwnedBy(Page page, uint16 kind, BlockNumber owner)
+{
+	return !PageIsNew(page) &&
+		AlexPageGetOpaque(page)->page_id == ALEX_PAGE_ID &&
+		AlexPageGetOpaque(page)->kind == kind &&
+		AlexPageGetOpaque(page)->owner == owner;
+}
+
+/*
  * Recycle the vector pages a data page (locked exclusively by the caller)
  * still owns.
  */
@@ -308,10 +322,7 @@ RecycleVectorPages(Relation index, Buffer data_buf)
 		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
-		if (!PageIsNew(page) &&
-			AlexPageGetOpaque(page)->page_id == ALEX_PAGE_ID &&
-			AlexPageGetOpaque(page)->kind == ALEX_PAGE_LEAF_VECTORS &&
-			AlexPageGetOpaque(page)->owner == data_blkno)
+		if (PageOwnedBy(page, ALEX_PAGE_LEAF_VECTORS, data_blkno))
 		{
 			FreePage(index, buf);
 			RecordFreeIndexPage(index, blkno);
@@ -341,10 +352,7 @@ RecycleLeaf(Relation index, Buffer head_buf)
 
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
-		if (!PageIsNew(page) &&
-			AlexPageGetOpaque(page)->page_id == ALEX_PAGE_ID &&
-			AlexPageGetOpaque(page)->kind == ALEX_PAGE_LEAF_DATA &&
-			AlexPageGetOpaque(page)->owner == head_blkno)
+		if (PageOwnedBy(page, ALEX_PAGE_LEAF_DATA, head_blkno))
 		{
 			freed += RecycleVectorPages(index, buf);
 			FreePage(index, buf);
@@ -382,9 +390,7 @@ RecycleNode(Relation index, BlockNumber first)
 		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
-		if (!PageIsNew(page) && AlexPageGetOpaque(page)->page_id == ALEX_PAGE_ID &&
-			AlexPageGetOpaque(page)->kind == ALEX_PAGE_MODEL &&
-			AlexPageGetOpaque(page)->owner == first)
+		if (PageOwnedBy(page, ALEX_PAGE_MODEL, first))
 		{
 			next = AlexPageGetOpaque(page)->next;
 			FreePage(index, buf);
