@@ -38,6 +38,7 @@
 #include "nodes/pathnodes.h"
 #include "storage/bufmgr.h"
 #include "utils/relcache.h"
+#include "utils/snapshot.h"
 
 /* On-disk identification */
 #define ALEX_MAGIC_NUMBER		0xA1E7DB01
@@ -148,7 +149,23 @@ typedef struct AlexMetaPageData
 	uint64		expands;		/* leaf expansions since build */
 	uint64		merges;			/* leaves merged away by vacuum */
 	uint64		rotation_seed;	/* of the quantizer's rotation */
+	uint32		flags;			/* ALEX_META_* */
 } AlexMetaPageData;
+
+/*
+ * Metapage flags.  VECTORS_IN_TABLE (WITH (rerank = table)): the leaves
+ * keep codes only, and exact distances come from the table's rows.  An
+ * index of format 2 without the flags word reads it as 0: vectors in the
+ * index.
+ */
+#define ALEX_META_VECTORS_IN_TABLE	0x0001
+
+/* Values of the rerank reloption */
+typedef enum AlexRerankSource
+{
+	ALEX_RERANK_INDEX = 0,
+	ALEX_RERANK_TABLE = 1
+} AlexRerankSource;
 
 typedef AlexMetaPageData *AlexMetaPage;
 
@@ -307,6 +324,8 @@ typedef struct AlexIndexInfo
 	uint32		fanout;
 	uint32		levels;
 	uint64		rotation_seed;
+	bool		vectors_in_index;	/* rerank = index: full vectors in
+									 * vector pages; else only codes */
 } AlexIndexInfo;
 
 /* The RaBitQ quantizer of an index (alexquant.c) */
@@ -347,6 +366,9 @@ typedef struct AlexProbe
 	float		distance;
 	BlockNumber leaf;
 } AlexProbe;
+
+/* Reads indexed vectors back from the table's rows (alexheap.c) */
+typedef struct AlexTableReader AlexTableReader;
 
 /* One candidate of a scan */
 typedef struct AlexCandidate
@@ -392,6 +414,8 @@ typedef struct AlexScanOpaqueData
 	int			max_pages;
 	float	   *vector;			/* a reranked vector */
 	Buffer	   *rerank_pins;	/* vector pages of the batch being reranked */
+	AlexTableReader *table;		/* rerank = table: the rows, as the scan's
+								 * snapshot sees them */
 	struct HTAB *emitted;		/* TIDs returned so far */
 	struct HTAB *probed;		/* leaves already scanned */
 	int			nprobed;
@@ -430,6 +454,7 @@ extern void AlexInit(void);
 extern int	AlexLeavesOption(Relation index);
 extern int	AlexEffectiveProbes(int leaves);
 extern int	AlexFanoutOption(Relation index);
+extern AlexRerankSource AlexRerankOption(Relation index);
 extern IndexBuildResult *alexbuild(Relation heap, Relation index, IndexInfo *indexInfo);
 extern void alexbuildempty(Relation index);
 extern bool alexinsert(Relation index, Datum *values, bool *isnull,
@@ -491,17 +516,17 @@ extern void AlexSplitNodes(Relation index, AlexIndexInfo *info);
 
 /* alexleaf.c: leaves and the lane format */
 extern Size AlexLanePayloadSize(int dimensions);
-extern int	AlexLanesPerPage(int dimensions);
+extern int	AlexLanesPerPage(const AlexIndexInfo *info);
 extern int	AlexMaxDimensions(void);
-extern int	AlexVectorSlots(int dimensions);
+extern int	AlexVectorSlots(const AlexIndexInfo *info);
 extern BlockNumber *AlexVectorPageList(AlexLeafDataHeader *hdr);
 extern void AlexCheckVectorPage(Relation index, Page page, BlockNumber blkno,
 								BlockNumber data_blkno);
 extern int	AlexLeafMaxPages(int dimensions);
-extern int	AlexLeafPagesFor(int dimensions, int capacity);
+extern int	AlexLeafPagesFor(const AlexIndexInfo *info, int capacity);
 extern double AlexExactDistance(AlexMetricKind metric, const float *query,
 								const float *vector, int dimensions);
-extern BlockNumber AlexCreateLeaf(Relation index, int dimensions, int capacity,
+extern BlockNumber AlexCreateLeaf(Relation index, const AlexIndexInfo *info, int capacity,
 								  const float *direction, float key_slope,
 								  float key_intercept, const float *reference);
 extern BlockNumber AlexBuildLeaf(Relation index, const AlexIndexInfo *info, double density,
@@ -510,17 +535,18 @@ extern BlockNumber AlexBuildLeaf(Relation index, const AlexIndexInfo *info, doub
 extern bool AlexLeafInsert(Relation index, const AlexIndexInfo *info, Buffer head_buf,
 						   const float *vector, ItemPointer tid);
 extern const float *AlexLeafReference(const AlexLeafHead head, int dimensions);
-extern bool AlexLeafExpand(Relation index, Buffer head_buf, int dimensions,
+extern bool AlexLeafExpand(Relation index, Buffer head_buf, const AlexIndexInfo *info,
 						   int extra_pages);
 extern int	AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
-							  BlockNumber blkno, int dimensions, AlexVisitMode mode,
+							  BlockNumber blkno, const AlexIndexInfo *info,
+							  AlexVisitMode mode,
 							  AlexLaneVisitor visitor, void *arg);
 extern uint64 AlexCountEntries(Relation index, AlexIndexInfo *info, uint64 *capacity,
 							   int *leaves);
 extern void AlexCheckLeafHead(Relation index, Page page, BlockNumber blkno, int dimensions);
 extern bool AlexDataPageBitsConsistent(AlexLeafDataHeader *hdr);
 typedef void (*AlexCodeVisitor) (ItemPointer tid, const char *payload, int lane, void *arg);
-extern BlockNumber *AlexVisitCodes(Relation index, Buffer buf, int dimensions,
+extern BlockNumber *AlexVisitCodes(Relation index, Buffer buf, const AlexIndexInfo *info,
 								   AlexCodeVisitor visitor, void *arg);
 extern int	AlexVectorSpan(int dimensions);
 extern int	AlexPinLaneVector(Relation index, BlockNumber data_blkno,
@@ -537,6 +563,13 @@ extern void AlexFitDirection(const float *vectors, int n, int dimensions,
 							 float *direction, float *slope, float *intercept,
 							 int npages);
 extern int	AlexFloatCompare(const void *a, const void *b);
+
+/* alexheap.c: vectors from the table's rows (rerank = table) */
+extern AlexTableReader *AlexBeginTableReader(Relation index, Relation heap,
+											 Snapshot snapshot);
+extern bool AlexReadTableVector(AlexTableReader *reader, ItemPointer tid, float *out,
+								int dimensions);
+extern void AlexEndTableReader(AlexTableReader *reader);
 
 /* alexquant.c: RaBitQ lane codes */
 #define ALEX_ROTATION_SEED	UINT64CONST(0x0A1E7DB0C0DE5EED)

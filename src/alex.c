@@ -37,7 +37,15 @@ typedef struct AlexOptions
 	int32		vl_len_;		/* varlena header (do not touch directly!) */
 	int			leaves;			/* 0: choose from the row count */
 	int			fanout;			/* most entries of a model node */
+	int			rerank;			/* AlexRerankSource */
 } AlexOptions;
+
+/* Values of the rerank reloption */
+static relopt_enum_elt_def alex_rerank_values[] = {
+	{"index", ALEX_RERANK_INDEX},
+	{"table", ALEX_RERANK_TABLE},
+	{NULL}
+};
 
 /*
  * Register reloptions and GUCs; called from _PG_init.
@@ -53,6 +61,11 @@ AlexInit(void)
 					  "Most entries a model node holds before it splits",
 					  ALEX_DEFAULT_FANOUT, ALEX_MIN_FANOUT, ALEX_MAX_FANOUT,
 					  AccessExclusiveLock);
+	add_enum_reloption(alex_relopt_kind, "rerank",
+					   "Where exact distances come from: full vectors kept in the index, or the table's rows (a much smaller index)",
+					   alex_rerank_values, ALEX_RERANK_INDEX,
+					   "Valid values are \"index\" and \"table\".",
+					   AccessExclusiveLock);
 
 	DefineCustomIntVariable("alex.probes",
 							"Sets the number of leaves an alex index scan probes first.",
@@ -96,6 +109,7 @@ alexoptions(Datum reloptions, bool validate)
 	static const relopt_parse_elt tab[] = {
 		{"leaves", RELOPT_TYPE_INT, offsetof(AlexOptions, leaves)},
 		{"fanout", RELOPT_TYPE_INT, offsetof(AlexOptions, fanout)},
+		{"rerank", RELOPT_TYPE_ENUM, offsetof(AlexOptions, rerank)},
 	};
 
 	return (bytea *) build_reloptions(reloptions, validate, alex_relopt_kind,
@@ -108,6 +122,18 @@ AlexLeavesOption(Relation index)
 	AlexOptions *opts = (AlexOptions *) index->rd_options;
 
 	return opts ? opts->leaves : 0;
+}
+
+/*
+ * Where a new build keeps full vectors.  The metapage records the choice,
+ * so ALTER INDEX ... SET (rerank = ...) takes effect at the next REINDEX.
+ */
+AlexRerankSource
+AlexRerankOption(Relation index)
+{
+	AlexOptions *opts = (AlexOptions *) index->rd_options;
+
+	return opts ? (AlexRerankSource) opts->rerank : ALEX_RERANK_INDEX;
 }
 
 int

@@ -100,6 +100,8 @@ AlexWriteInitialPages(Relation index, ForkNumber fork, int dimensions,
 	meta->levels = 1;
 	meta->fanout = fanout;
 	meta->rotation_seed = ALEX_ROTATION_SEED;
+	if (AlexRerankOption(index) == ALEX_RERANK_TABLE)
+		meta->flags |= ALEX_META_VECTORS_IN_TABLE;
 	((PageHeader) page)->pd_lower = (char *) meta + sizeof(AlexMetaPageData) - (char *) page;
 	MarkBufferDirty(meta_buf);
 
@@ -416,7 +418,7 @@ AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
 	{
 		double		expected = counts[c] * bs->rows_seen / Max(bs->sample_count, 1);
 		int			capacity = (int) ceil(Max(expected, 1) / ALEX_BUILD_DENSITY);
-		int			pages = AlexLeafPagesFor(dim, capacity);
+		int			pages = AlexLeafPagesFor(&bs->info, capacity);
 		int			n = 0;
 		float		slope;
 		float		intercept;
@@ -427,7 +429,7 @@ AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
 				memcpy(members + (Size) n++ * dim, bs->samples + (Size) i * dim,
 					   sizeof(float) * dim);
 		AlexFitDirection(members, n, dim, direction, &slope, &intercept, pages);
-		leaves[c] = AlexCreateLeaf(bs->index, dim, capacity, direction, slope, intercept,
+		leaves[c] = AlexCreateLeaf(bs->index, &bs->info, capacity, direction, slope, intercept,
 								   AlexCodeReference(&bs->info, centroids + (Size) c * rdim));
 	}
 
@@ -694,6 +696,7 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	bs.info.route_dimensions = AlexRouteDimensions(bs.info.dimensions);
 	bs.info.metric = AlexGetMetric(index);
 	bs.info.fanout = AlexFanoutOption(index);
+	bs.info.vectors_in_index = AlexRerankOption(index) == ALEX_RERANK_INDEX;
 	bs.tmp_context = AllocSetContextCreate(CurrentMemoryContext, "alex build",
 										   ALLOCSET_DEFAULT_SIZES);
 	pg_prng_seed(&bs.prng, ALEX_SAMPLE_SEED);

@@ -49,14 +49,14 @@ static bool
 AlexExpandLeaf(Relation index, const AlexIndexInfo *info, Buffer head_buf)
 {
 	AlexLeafHead head = AlexPageGetLeafHead(BufferGetPage(head_buf));
-	int			lanes = AlexLanesPerPage(info->dimensions);
+	int			lanes = AlexLanesPerPage(info);
 	int			want = (int) ceil((head->entries + 1) / ALEX_GROWTH_DENSITY);
 	int			extra = Max(1, (want - (int) head->capacity + lanes - 1) / lanes);
 	Buffer		meta_buf;
 	GenericXLogState *state;
 	AlexMetaPage meta;
 
-	if (!AlexLeafExpand(index, head_buf, info->dimensions, extra))
+	if (!AlexLeafExpand(index, head_buf, info, extra))
 		return false;
 
 	meta_buf = ReadBuffer(index, ALEX_METAPAGE_BLKNO);
@@ -78,9 +78,8 @@ AlexExpandLeaf(Relation index, const AlexIndexInfo *info, Buffer head_buf)
 static void
 AlexAddFirstLeaf(Relation index, AlexIndexInfo *info, const float *routed)
 {
-	int			dim = info->dimensions;
 	int			capacity = (int) ceil(AlexTargetLeafSize(0) / ALEX_BUILD_DENSITY);
-	BlockNumber leaf = AlexCreateLeaf(index, dim, capacity, NULL, 0, 0,
+	BlockNumber leaf = AlexCreateLeaf(index, info, capacity, NULL, 0, 0,
 									  AlexCodeReference(info, routed));
 
 	AlexSwitchRoutes(index, info, -1, NULL, NULL, 0, &leaf, routed, 1, 0,

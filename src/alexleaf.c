@@ -35,7 +35,8 @@
 
 /*
  * Bytes a lane keeps after its heap TID: the vector's RaBitQ code (see
- * alexquant.c).  The full vector lives in the data page's vector pages.
+ * alexquant.c).  The full vector lives in the data page's vector pages, or
+ * with rerank = table only in the table's row (alexheap.c).
  */
 Size
 AlexLanePayloadSize(int dimensions)
@@ -93,41 +94,48 @@ VectorBytes(int dimensions)
 	return sizeof(float) * (Size) dimensions;
 }
 
-static int
-VectorSlotsFor(int lanes, int dimensions)
+/* Bytes of vector pages a lane takes: none when vectors stay in the table */
+static inline Size
+LaneVectorBytes(const AlexIndexInfo *info)
 {
-	return (int) ((lanes * VectorBytes(dimensions) + ALEX_VECTOR_PAGE_BYTES - 1) /
+	return info->vectors_in_index ? VectorBytes(info->dimensions) : 0;
+}
+
+static int
+VectorSlotsFor(int lanes, const AlexIndexInfo *info)
+{
+	return (int) ((lanes * LaneVectorBytes(info) + ALEX_VECTOR_PAGE_BYTES - 1) /
 				  ALEX_VECTOR_PAGE_BYTES);
 }
 
 static Size
-AlexDataHeaderSize(int lanes, int dimensions)
+AlexDataHeaderSize(int lanes, const AlexIndexInfo *info)
 {
 	return MAXALIGN(offsetof(AlexLeafDataHeader, occupied) +
 					2 * sizeof(uint64) * BitmapWords(lanes) +
-					sizeof(BlockNumber) * VectorSlotsFor(lanes, dimensions));
+					sizeof(BlockNumber) * VectorSlotsFor(lanes, info));
 }
 
 int
-AlexLanesPerPage(int dimensions)
+AlexLanesPerPage(const AlexIndexInfo *info)
 {
-	Size		lane_size = AlexLaneSize(dimensions);
-	int			lanes;
+	Size		lane_size = AlexLaneSize(info->dimensions);
+	int			lanes = ALEX_MAX_LANES_PER_PAGE;
 
-	lanes = (int) Max(1, ALEX_MAX_VECTOR_PAGES * ALEX_VECTOR_PAGE_BYTES /
-					  VectorBytes(dimensions));
-	lanes = Min(lanes, ALEX_MAX_LANES_PER_PAGE);
+	if (info->vectors_in_index)
+		lanes = Min(lanes, (int) Max(1, ALEX_MAX_VECTOR_PAGES * ALEX_VECTOR_PAGE_BYTES /
+									 LaneVectorBytes(info)));
 	while (lanes > 1 &&
-		   AlexDataHeaderSize(lanes, dimensions) + lanes * lane_size > ALEX_PAGE_CONTENT_SIZE)
+		   AlexDataHeaderSize(lanes, info) + lanes * lane_size > ALEX_PAGE_CONTENT_SIZE)
 		lanes--;
 	return lanes;
 }
 
 /* How many vector pages a data page lists */
 int
-AlexVectorSlots(int dimensions)
+AlexVectorSlots(const AlexIndexInfo *info)
 {
-	return VectorSlotsFor(AlexLanesPerPage(dimensions), dimensions);
+	return VectorSlotsFor(AlexLanesPerPage(info), info);
 }
 
 /*
@@ -146,13 +154,13 @@ AlexMaxDimensions(void)
  */
 static void
 AlexCheckDataGeometry(Relation index, AlexLeafDataHeader *hdr, BlockNumber blkno,
-					  int dimensions)
+					  const AlexIndexInfo *info)
 {
-	int			lanes = AlexLanesPerPage(dimensions);
+	int			lanes = AlexLanesPerPage(info);
 
-	if (hdr->lanes != lanes || hdr->lane_size != AlexLaneSize(dimensions) ||
-		hdr->lane_offset != AlexDataHeaderSize(lanes, dimensions) ||
-		hdr->vector_slots != VectorSlotsFor(lanes, dimensions) ||
+	if (hdr->lanes != lanes || hdr->lane_size != AlexLaneSize(info->dimensions) ||
+		hdr->lane_offset != AlexDataHeaderSize(lanes, info) ||
+		hdr->vector_slots != VectorSlotsFor(lanes, info) ||
 		hdr->used > lanes || hdr->moved > hdr->used)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
@@ -208,20 +216,20 @@ AlexVectorPageList(AlexLeafDataHeader *hdr)
 }
 
 static void
-AlexInitDataPage(Page page, int dimensions, BlockNumber head)
+AlexInitDataPage(Page page, const AlexIndexInfo *info, BlockNumber head)
 {
 	AlexLeafDataHeader *hdr;
-	int			lanes = AlexLanesPerPage(dimensions);
+	int			lanes = AlexLanesPerPage(info);
 
 	AlexInitPage(page, ALEX_PAGE_LEAF_DATA);
 	AlexPageGetOpaque(page)->owner = head;	/* for recycling checks */
 	hdr = AlexPageGetLeafData(page);
 	hdr->lanes = lanes;
 	hdr->used = 0;
-	hdr->lane_size = AlexLaneSize(dimensions);
-	hdr->lane_offset = AlexDataHeaderSize(lanes, dimensions);
+	hdr->lane_size = AlexLaneSize(info->dimensions);
+	hdr->lane_offset = AlexDataHeaderSize(lanes, info);
 	hdr->moved = 0;
-	hdr->vector_slots = VectorSlotsFor(lanes, dimensions);
+	hdr->vector_slots = VectorSlotsFor(lanes, info);
 	hdr->moved_xid = InvalidTransactionId;
 	memset(hdr->occupied, 0, 2 * sizeof(uint64) * BitmapWords(lanes));
 	for (int s = 0; s < hdr->vector_slots; s++)
@@ -497,11 +505,11 @@ AlexLeafMaxPages(int dimensions)
 
 /* Data pages a new leaf with room for capacity entries starts with */
 int
-AlexLeafPagesFor(int dimensions, int capacity)
+AlexLeafPagesFor(const AlexIndexInfo *info, int capacity)
 {
-	int			lanes = AlexLanesPerPage(dimensions);
+	int			lanes = AlexLanesPerPage(info);
 
-	return Min(Max(1, (capacity + lanes - 1) / lanes), AlexLeafMaxPages(dimensions));
+	return Min(Max(1, (capacity + lanes - 1) / lanes), AlexLeafMaxPages(info->dimensions));
 }
 
 static inline uint16 *
@@ -599,7 +607,7 @@ AlexInitHeadPage(Page page, int dimensions, const float *direction,
  * exclusively, in one WAL record.  Returns how many were added.
  */
 static int
-AlexAddDataPages(Relation index, Buffer head_buf, int dimensions, int count)
+AlexAddDataPages(Relation index, Buffer head_buf, const AlexIndexInfo *info, int count)
 {
 	BlockNumber head_blkno = BufferGetBlockNumber(head_buf);
 	Buffer		bufs[3];
@@ -621,11 +629,11 @@ AlexAddDataPages(Relation index, Buffer head_buf, int dimensions, int count)
 	{
 		Page		page = GenericXLogRegisterBuffer(state, bufs[i], GENERIC_XLOG_FULL_IMAGE);
 
-		AlexInitDataPage(page, dimensions, head_blkno);
+		AlexInitDataPage(page, info, head_blkno);
 		head->pages[head->npages] = BufferGetBlockNumber(bufs[i]);
 		HeadUsed(head)[head->npages] = 0;
 		head->npages++;
-		head->capacity += AlexLanesPerPage(dimensions);
+		head->capacity += AlexLanesPerPage(info);
 	}
 	GenericXLogFinish(state);
 
@@ -640,24 +648,24 @@ AlexAddDataPages(Relation index, Buffer head_buf, int dimensions, int count)
  * Returns the head block.
  */
 BlockNumber
-AlexCreateLeaf(Relation index, int dimensions, int capacity,
+AlexCreateLeaf(Relation index, const AlexIndexInfo *info, int capacity,
 			   const float *direction, float key_slope, float key_intercept,
 			   const float *reference)
 {
 	Buffer		head_buf = AlexNewBuffer(index);
 	BlockNumber head_blkno = BufferGetBlockNumber(head_buf);
 	GenericXLogState *state;
-	int			pages = AlexLeafPagesFor(dimensions, capacity);
+	int			pages = AlexLeafPagesFor(info, capacity);
 
 	state = GenericXLogStart(index);
 	AlexInitHeadPage(GenericXLogRegisterBuffer(state, head_buf, GENERIC_XLOG_FULL_IMAGE),
-					 dimensions, direction, key_slope, key_intercept, reference);
+					 info->dimensions, direction, key_slope, key_intercept, reference);
 	GenericXLogFinish(state);
 
 	while (pages > 0)
 	{
 		CHECK_FOR_INTERRUPTS();
-		pages -= AlexAddDataPages(index, head_buf, dimensions, pages);
+		pages -= AlexAddDataPages(index, head_buf, info, pages);
 	}
 
 	UnlockReleaseBuffer(head_buf);
@@ -724,7 +732,7 @@ InitBuildPage(Page page, int i, void *arg)
 		AlexLeafDataHeader *hdr;
 		const AlexQuantizer *qz = AlexGetQuantizer(dim, bp->info->rotation_seed);
 
-		AlexInitDataPage(page, dim, bp->head);
+		AlexInitDataPage(page, bp->info, bp->head);
 		hdr = AlexPageGetLeafData(page);
 		for (int lane = 0; lane < bp->n; lane++)
 		{
@@ -737,7 +745,7 @@ InitBuildPage(Page page, int i, void *arg)
 			hdr->occupied[lane / 64] |= UINT64CONST(1) << (lane % 64);
 		}
 		hdr->used = bp->n;
-		for (int s = 0; s < VectorSlotsFor(bp->n, dim); s++)
+		for (int s = 0; s < VectorSlotsFor(bp->n, bp->info); s++)
 			AlexVectorPageList(hdr)[s] = BufferGetBlockNumber(bp->bufs[1 + s]);
 	}
 	else
@@ -771,7 +779,7 @@ AlexBuildLeaf(Relation index, const AlexIndexInfo *info, double density,
 			  const float *vectors, int n)
 {
 	int			dim = info->dimensions;
-	int			lanes = AlexLanesPerPage(dim);
+	int			lanes = AlexLanesPerPage(info);
 	Buffer		head_buf = AlexNewBuffer(index);
 	BlockNumber head_blkno = BufferGetBlockNumber(head_buf);
 	PGAlignedBlock head_page;	/* built here, logged last */
@@ -781,7 +789,7 @@ AlexBuildLeaf(Relation index, const AlexIndexInfo *info, double density,
 	int		   *members = palloc(sizeof(int) * Max(n, 1));
 	Buffer	   *bufs = palloc(sizeof(Buffer) * (1 + ALEX_MAX_VECTOR_PAGES + 1));
 	int			capacity = (int) ceil(Max(n, 1) / density);
-	int			npages = AlexLeafPagesFor(dim, Max(capacity, n));
+	int			npages = AlexLeafPagesFor(info, Max(capacity, n));
 	float	   *direction = palloc(sizeof(float) * dim);
 	float		key_slope;
 	float		key_intercept;
@@ -813,7 +821,7 @@ AlexBuildLeaf(Relation index, const AlexIndexInfo *info, double density,
 		CHECK_FOR_INTERRUPTS();
 		for (; next < end; next++)
 			members[m++] = order[next].index;
-		nbufs = 1 + VectorSlotsFor(m, dim);
+		nbufs = 1 + VectorSlotsFor(m, info);
 		for (int b = 0; b < nbufs; b++)
 			bufs[b] = AlexNewBuffer(index);
 
@@ -857,7 +865,7 @@ AlexBuildLeaf(Relation index, const AlexIndexInfo *info, double density,
  * false when the head page has no room for more pages.
  */
 bool
-AlexLeafExpand(Relation index, Buffer head_buf, int dimensions, int extra_pages)
+AlexLeafExpand(Relation index, Buffer head_buf, const AlexIndexInfo *info, int extra_pages)
 {
 	AlexLeafHead head = AlexPageGetLeafHead(BufferGetPage(head_buf));
 	int			old_pages = head->npages;
@@ -868,7 +876,7 @@ AlexLeafExpand(Relation index, Buffer head_buf, int dimensions, int extra_pages)
 
 	while (added < extra_pages)
 	{
-		int			n = AlexAddDataPages(index, head_buf, dimensions, extra_pages - added);
+		int			n = AlexAddDataPages(index, head_buf, info, extra_pages - added);
 
 		if (n == 0)
 			break;
@@ -900,7 +908,7 @@ AlexLeafInsert(Relation index, const AlexIndexInfo *info, Buffer head_buf,
 {
 	int			dimensions = info->dimensions;
 	AlexLeafHead head = AlexPageGetLeafHead(BufferGetPage(head_buf));
-	int			lanes = AlexLanesPerPage(dimensions);
+	int			lanes = AlexLanesPerPage(info);
 	int			predicted;
 	int			target = -1;
 	Buffer		data_buf;
@@ -939,7 +947,7 @@ AlexLeafInsert(Relation index, const AlexIndexInfo *info, Buffer head_buf,
 	LockBuffer(data_buf, BUFFER_LOCK_EXCLUSIVE);
 	AlexCheckPage(index, BufferGetPage(data_buf), head->pages[target], ALEX_PAGE_LEAF_DATA);
 	hdr = AlexPageGetLeafData(BufferGetPage(data_buf));
-	AlexCheckDataGeometry(index, hdr, head->pages[target], dimensions);
+	AlexCheckDataGeometry(index, hdr, head->pages[target], info);
 
 	for (lane = 0; lane < hdr->lanes; lane++)
 		if (!LaneOccupied(hdr, lane))
@@ -959,10 +967,13 @@ AlexLeafInsert(Relation index, const AlexIndexInfo *info, Buffer head_buf,
 	 * The vector first, the occupancy bit last: a crash in between leaves a
 	 * free lane with some bytes written, which nobody reads.  A vector over
 	 * more than two pages takes several records of data page + 3 vector
-	 * pages; the last record holds head, data page and up to 2.
+	 * pages; the last record holds head, data page and up to 2.  Without
+	 * vectors in the index the record is just head and data page.
 	 */
 	span = LaneSpanOf(lane, dimensions);
 	slot = span.first;
+	if (!info->vectors_in_index)
+		slot = span.last + 1;
 	while (span.last - slot + 1 > 2)
 	{
 		state = GenericXLogStart(index);
@@ -1001,12 +1012,17 @@ AlexLeafInsert(Relation index, const AlexIndexInfo *info, Buffer head_buf,
  * mark them moved (a split that copied them elsewhere).  Changes are
  * WAL-logged with the head, whose counts they keep right; the caller then
  * holds the head exclusively.  Returns the number of lanes changed.
+ *
+ * The READ modes hand the visitor each lane's full vector: from the
+ * vector pages, or with rerank = table from the table's row, any version;
+ * NULL when that row is gone (dead to all, awaiting vacuum).
  */
 int
 AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
-				  BlockNumber blkno, int dimensions, AlexVisitMode mode,
+				  BlockNumber blkno, const AlexIndexInfo *info, AlexVisitMode mode,
 				  AlexLaneVisitor visitor, void *arg)
 {
+	int			dimensions = info->dimensions;
 	bool		for_update = mode == ALEX_VISIT_CLEAR || mode == ALEX_VISIT_MARK_MOVED;
 	Buffer		buf = ReadBuffer(index, blkno);
 	Page		page;
@@ -1015,19 +1031,27 @@ AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
 	int			changed = 0;
 	int			cleared = 0;
 	VectorReader reader;
+	AlexTableReader *table = NULL;
+	float	   *row_vector = NULL;
 
 	LockBuffer(buf, for_update ? BUFFER_LOCK_EXCLUSIVE : BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	AlexCheckPage(index, page, blkno, ALEX_PAGE_LEAF_DATA);
 	hdr = AlexPageGetLeafData(page);
-	AlexCheckDataGeometry(index, hdr, blkno, dimensions);
+	AlexCheckDataGeometry(index, hdr, blkno, info);
 	VectorReaderInit(&reader, index, blkno, hdr, dimensions);
+	if (!for_update && !info->vectors_in_index && hdr->used > 0)
+	{
+		table = AlexBeginTableReader(index, NULL, SnapshotAny);
+		row_vector = palloc(VectorBytes(dimensions));
+	}
 
 	for (int lane = 0; lane < hdr->lanes; lane++)
 	{
 		char	   *ptr;
 		uint64		bit = UINT64CONST(1) << (lane % 64);
 		bool		moved;
+		const float *vector;
 
 		if (!LaneOccupied(hdr, lane))
 			continue;
@@ -1035,8 +1059,14 @@ AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
 		if (moved && (mode == ALEX_VISIT_READ_OWNED || mode == ALEX_VISIT_MARK_MOVED))
 			continue;
 		ptr = LaneAt(hdr, lane);
-		if (!visitor((ItemPointer) ptr, ptr + MAXALIGN(sizeof(ItemPointerData)),
-					 for_update ? NULL : VectorReaderGet(&reader, lane),
+		if (for_update)
+			vector = NULL;
+		else if (table == NULL)
+			vector = VectorReaderGet(&reader, lane);
+		else
+			vector = AlexReadTableVector(table, (ItemPointer) ptr, row_vector, dimensions) ?
+				row_vector : NULL;
+		if (!visitor((ItemPointer) ptr, ptr + MAXALIGN(sizeof(ItemPointerData)), vector,
 					 dimensions, arg) || !for_update)
 			continue;
 
@@ -1066,6 +1096,11 @@ AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
 		changed++;
 	}
 	VectorReaderEnd(&reader);
+	if (table)
+	{
+		AlexEndTableReader(table);
+		pfree(row_vector);
+	}
 
 	if (state != NULL)
 	{
@@ -1087,7 +1122,7 @@ AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
  * for AlexReadLaneVector later.
  */
 BlockNumber *
-AlexVisitCodes(Relation index, Buffer buf, int dimensions,
+AlexVisitCodes(Relation index, Buffer buf, const AlexIndexInfo *info,
 			   AlexCodeVisitor visitor, void *arg)
 {
 	BlockNumber blkno = BufferGetBlockNumber(buf);
@@ -1097,7 +1132,7 @@ AlexVisitCodes(Relation index, Buffer buf, int dimensions,
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	AlexCheckPage(index, BufferGetPage(buf), blkno, ALEX_PAGE_LEAF_DATA);
 	hdr = AlexPageGetLeafData(BufferGetPage(buf));
-	AlexCheckDataGeometry(index, hdr, blkno, dimensions);
+	AlexCheckDataGeometry(index, hdr, blkno, info);
 
 	for (int w = 0; w < BitmapWords(hdr->lanes); w++)
 	{
@@ -1115,7 +1150,7 @@ AlexVisitCodes(Relation index, Buffer buf, int dimensions,
 			visitor((ItemPointer) ptr, ptr + MAXALIGN(sizeof(ItemPointerData)), lane, arg);
 		}
 	}
-	vector_pages = palloc(sizeof(BlockNumber) * hdr->vector_slots);
+	vector_pages = palloc(sizeof(BlockNumber) * Max(hdr->vector_slots, 1));
 	memcpy(vector_pages, AlexVectorPageList(hdr), sizeof(BlockNumber) * hdr->vector_slots);
 	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 	return vector_pages;

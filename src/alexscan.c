@@ -7,7 +7,8 @@
  * are scanned.  Scanning a leaf reads only its lane codes: each gives a
  * lower bound of the entry's exact distance (alexquant.c).  The entries are
  * then reranked lazily: the one with the least lower bound gets its exact
- * distance from its vector page, and an entry is returned once its exact
+ * distance from its vector page (or, with rerank = table, from its table
+ * row), and an entry is returned once its exact
  * distance is no greater than every lower bound still waiting, so rows come
  * out in exact distance order and only entries near the boundary pay for an
  * exact distance.  If the executor keeps asking (a WHERE clause rejected
@@ -52,6 +53,9 @@ alexrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 {
 	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
 
+	if (so->table)
+		AlexEndTableReader(so->table);
+	so->table = NULL;
 	MemoryContextReset(so->scan_context);
 	so->started = false;
 	memset(&so->bounds, 0, sizeof(AlexCandidateHeap));
@@ -249,7 +253,7 @@ ScanLeaf(Relation index, AlexScanOpaque so, BlockNumber leaf)
 		cc.page = so->npages;
 		so->pages[so->npages].blkno = pages[i];
 		so->pages[so->npages].vector_pages =
-			AlexVisitCodes(index, bufs[i], so->info.dimensions, AddCandidate, &cc);
+			AlexVisitCodes(index, bufs[i], &so->info, AddCandidate, &cc);
 		so->npages++;
 		ReleaseBuffer(bufs[i]);
 	}
@@ -364,6 +368,22 @@ AlexScanNextBatch(IndexScanDesc scan)
 }
 
 /*
+ * Rerank the least lower bound from the table's row (rerank = table).  A
+ * row the scan's snapshot does not see is no result: it is dropped.
+ */
+static void
+RerankFromTable(AlexScanOpaque so)
+{
+	AlexCandidate c = HeapPop(&so->bounds);
+
+	CHECK_FOR_INTERRUPTS();
+	if (!AlexReadTableVector(so->table, &c.tid, so->vector, so->info.dimensions))
+		return;
+	c.bound = AlexExactDistance(so->info.metric, so->query, so->vector, so->info.dimensions);
+	HeapPush(&so->exact, &c);
+}
+
+/*
  * Rerank the few least lower bounds at once: pin all their vector pages
  * and start the loads first, then compute the distances, so the memory
  * waits overlap.  Reranking one more than strictly needed costs little;
@@ -431,7 +451,10 @@ AlexNextInBatch(IndexScanDesc scan, ItemPointer tid)
 		}
 		if (so->bounds.n == 0)
 			return false;
-		RerankBatch(scan->indexRelation, so);
+		if (so->table)
+			RerankFromTable(so);
+		else
+			RerankBatch(scan->indexRelation, so);
 	}
 }
 
@@ -472,6 +495,8 @@ AlexBeginSearch(IndexScanDesc scan)
 								 so->info.metric, q, &so->query_code);
 	}
 	so->vector = palloc(sizeof(float) * dim);
+	if (!so->info.vectors_in_index)
+		so->table = AlexBeginTableReader(index, scan->heapRelation, scan->xs_snapshot);
 	MemoryContextSwitchTo(old);
 
 	/*
@@ -525,6 +550,8 @@ alexendscan(IndexScanDesc scan)
 {
 	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
 
+	if (so->table)
+		AlexEndTableReader(so->table);
 	MemoryContextDelete(so->scan_context);
 	pfree(so);
 	scan->opaque = NULL;

@@ -88,7 +88,9 @@ CollectLane(ItemPointer tid, const char *payload, const float *vector,
 {
 	SplitSet   *set = (SplitSet *) arg;
 
-	SplitSetAdd(set, tid, vector, -1);
+	/* a row gone from the table (rerank = table) leaves with its leaf */
+	if (vector != NULL)
+		SplitSetAdd(set, tid, vector, -1);
 	return false;
 }
 
@@ -96,13 +98,13 @@ CollectLane(ItemPointer tid, const char *payload, const float *vector,
  * Read every entry of a leaf whose head the caller holds.
  */
 static void
-CollectLeaf(Relation index, Buffer head_buf, int dimensions, AlexLaneVisitor visitor,
+CollectLeaf(Relation index, Buffer head_buf, const AlexIndexInfo *info, AlexLaneVisitor visitor,
 			void *arg)
 {
 	AlexLeafHead head = AlexPageGetLeafHead(BufferGetPage(head_buf));
 
 	for (int i = 0; i < head->npages; i++)
-		AlexVisitDataPage(index, head_buf, i, head->pages[i], dimensions,
+		AlexVisitDataPage(index, head_buf, i, head->pages[i], info,
 						  ALEX_VISIT_READ_OWNED, visitor, arg);
 }
 
@@ -122,8 +124,12 @@ CollectMovers(ItemPointer tid, const char *payload, const float *vector,
 	NeighbourScan *ns = (NeighbourScan *) arg;
 	const float *x = vector;
 	int			rdim = ns->set->rdim;
-	float	   *routed = palloc(sizeof(float) * rdim);
+	float	   *routed;
 	float		own;
+
+	if (x == NULL)
+		return false;			/* its row is gone: vacuum's business */
+	routed = palloc(sizeof(float) * rdim);
 
 	AlexPrepareVector(ns->set->info, x, routed);
 	own = AlexRouteDistance(ns->set->metric, routed, ns->own_centroid, rdim);
@@ -289,7 +295,7 @@ AlexSplitLeaf(Relation index, AlexIndexInfo *info, AlexRouting *routing,
 	set.routed = palloc(sizeof(float) * rdim * set.capacity);
 
 	/* 1. the leaf's entries and the new one */
-	CollectLeaf(index, head_buf, dim, CollectLane, &set);
+	CollectLeaf(index, head_buf, info, CollectLane, &set);
 	SplitSetAdd(&set, tid, vector, -1);
 
 	/* 2. 2-means seeded by the median of the 1-D key */
@@ -347,7 +353,7 @@ AlexSplitLeaf(Relation index, AlexIndexInfo *info, AlexRouting *routing,
 				continue;
 			}
 			neighbour_bufs[nneighbours++] = buf;
-			CollectLeaf(index, buf, dim, CollectMovers, &ns);
+			CollectLeaf(index, buf, info, CollectMovers, &ns);
 			neighbour_moved += set.n - before;
 		}
 		pfree(order);
@@ -387,7 +393,7 @@ AlexSplitLeaf(Relation index, AlexIndexInfo *info, AlexRouting *routing,
 				moved.tids[moved.n++] = set.entries[i].tid;
 		if (moved.n > 0)
 			for (int p = 0; p < nhead->npages; p++)
-				AlexVisitDataPage(index, neighbour_bufs[nb], p, nhead->pages[p], dim,
+				AlexVisitDataPage(index, neighbour_bufs[nb], p, nhead->pages[p], info,
 								  ALEX_VISIT_MARK_MOVED, IsMoved, &moved);
 		UnlockReleaseBuffer(neighbour_bufs[nb]);
 	}
@@ -432,7 +438,7 @@ AlexMergeLeaves(Relation index, AlexIndexInfo *info, Buffer *head_bufs, int n_ol
 	{
 		old_leaves[i] = BufferGetBlockNumber(head_bufs[i]);
 		old_counted += AlexPageGetLeafHead(BufferGetPage(head_bufs[i]))->counted;
-		CollectLeaf(index, head_bufs[i], dim, CollectLane, &set);
+		CollectLeaf(index, head_bufs[i], info, CollectLane, &set);
 	}
 
 	if (set.n == 0)

@@ -163,6 +163,7 @@ typedef struct CheckState
 {
 	Relation	index;
 	int			dimensions;
+	const AlexIndexInfo *info;
 	CheckedEntry *entries;
 	int64		n;
 	int64		capacity;
@@ -192,8 +193,9 @@ RecordEntry(ItemPointer tid, const char *payload, const float *vector,
 		cs->entries = repalloc_huge(cs->entries, sizeof(CheckedEntry) * cs->capacity);
 	}
 	cs->entries[cs->n].tid = *tid;
-	cs->entries[cs->n].hash = hash_bytes((const unsigned char *) vector,
-										 sizeof(float) * dimensions);
+	/* no vector: rerank = table and the row is gone, so is every copy's */
+	cs->entries[cs->n].hash = vector == NULL ? 0 :
+		hash_bytes((const unsigned char *) vector, sizeof(float) * dimensions);
 	cs->n++;
 	return false;
 }
@@ -251,11 +253,11 @@ CheckLeaf(CheckState *cs, BlockNumber leaf)
 		if (AlexPageGetOpaque(page)->owner != leaf)
 			CheckFailed(index, head->pages[p], "A data page belongs to another leaf.");
 		hdr = AlexPageGetLeafData(page);
-		if (hdr->lanes != AlexLanesPerPage(cs->dimensions))
+		if (hdr->lanes != AlexLanesPerPage(cs->info))
 			CheckFailed(index, head->pages[p], "A data page has the wrong lane count.");
 		if (!AlexDataPageBitsConsistent(hdr))
 			CheckFailed(index, head->pages[p], "The lane bitmaps disagree with the page's counts.");
-		if (hdr->vector_slots != AlexVectorSlots(cs->dimensions))
+		if (hdr->vector_slots != AlexVectorSlots(cs->info))
 			CheckFailed(index, head->pages[p], "A data page has the wrong vector page count.");
 		for (int s = 0; s < hdr->vector_slots; s++)
 		{
@@ -284,7 +286,7 @@ CheckLeaf(CheckState *cs, BlockNumber leaf)
 		CheckFailed(index, leaf, "The leaf's capacity disagrees with its pages.");
 
 	for (int p = 0; p < head->npages; p++)
-		AlexVisitDataPage(index, InvalidBuffer, p, head->pages[p], cs->dimensions,
+		AlexVisitDataPage(index, InvalidBuffer, p, head->pages[p], cs->info,
 						  ALEX_VISIT_READ_OWNED, RecordEntry, cs);
 	if (cs->n - before + moved_total != head->entries)
 		CheckFailed(index, leaf, "The leaf's lanes disagree with its entry count.");
@@ -377,6 +379,7 @@ alex_index_check(PG_FUNCTION_ARGS)
 	/* every leaf, every lane; then no TID twice */
 	cs.index = index;
 	cs.dimensions = info.dimensions;
+	cs.info = &info;
 	cs.n = 0;
 	cs.capacity = 1024;
 	cs.entries = palloc(sizeof(CheckedEntry) * cs.capacity);

@@ -161,6 +161,7 @@ AlexReadIndexInfo(Relation index, AlexIndexInfo *info)
 	info->fanout = meta->fanout;
 	info->levels = meta->levels;
 	info->rotation_seed = meta->rotation_seed;
+	info->vectors_in_index = (meta->flags & ALEX_META_VECTORS_IN_TABLE) == 0;
 	UnlockReleaseBuffer(buf);
 }
 

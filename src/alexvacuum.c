@@ -146,7 +146,7 @@ alexbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			head = AlexPageGetLeafHead(BufferGetPage(head_buf));
 			for (int p = 0; p < head->npages; p++)
 				stats->tuples_removed +=
-					AlexVisitDataPage(index, head_buf, p, head->pages[p], ii.dimensions,
+					AlexVisitDataPage(index, head_buf, p, head->pages[p], &ii,
 									  ALEX_VISIT_CLEAR, VacuumLane, &vs);
 			UnlockReleaseBuffer(head_buf);
 		}

@@ -204,7 +204,8 @@ SELECT count(*), md5(string_agg(id::text, ',' ORDER BY id)) FROM t;
 # above a model page's centroid width, vectors spanning pages and sketch
 # routing: grow both by inserts (splits write whole new leaves), delete and
 # vacuum, then the standby answers approximate and exact queries exactly as
-# the primary does.
+# the primary does.  w300t keeps no vectors (rerank = table): its splits
+# read the rows back from the table.
 $primary->safe_psql('postgres', q{
 CREATE FUNCTION wvec(x float8, d int) RETURNS vector LANGUAGE sql IMMUTABLE AS $$
 	SELECT array_agg(sin(x * 0.01 * g) + sin((x::int % 13) * g))::vector
@@ -212,6 +213,8 @@ CREATE FUNCTION wvec(x float8, d int) RETURNS vector LANGUAGE sql IMMUTABLE AS $
 $$;
 CREATE TABLE w300 (id int, v vector(300));
 CREATE INDEX w300_l2 ON w300 USING alex (v vector_l2_ops);
+CREATE TABLE w300t (id int, v vector(300));
+CREATE INDEX w300t_l2 ON w300t USING alex (v vector_l2_ops) WITH (rerank = table);
 CREATE TABLE w2500 (id int, v vector(2500));
 CREATE INDEX w2500_cos ON w2500 USING alex (v vector_cosine_ops);
 });
@@ -220,6 +223,7 @@ for (my $lo = 1; $lo <= 1500; $lo += 100)
 {
 	my $hi = $lo + 99;
 	$wide_sql .= "INSERT INTO w300 SELECT i, wvec(i, 300) FROM generate_series($lo, $hi) i;\n";
+	$wide_sql .= "INSERT INTO w300t SELECT i, wvec(i, 300) FROM generate_series($lo, $hi) i;\n";
 	$wide_sql .= "INSERT INTO w2500 SELECT i, wvec(i, 2500) FROM generate_series($lo, $hi) i;\n"
 	  if $lo <= 400;
 }
@@ -227,13 +231,18 @@ $primary->safe_psql('postgres', $wide_sql);
 $primary->safe_psql('postgres', q{
 DELETE FROM w300 WHERE id % 3 = 0;
 DELETE FROM w2500 WHERE id % 3 = 0;
-VACUUM w300, w2500;
+DELETE FROM w300t WHERE id % 3 = 0;
+VACUUM w300, w2500, w300t;
 });
 cmp_ok($primary->safe_psql('postgres', "SELECT splits FROM alex_index_stats('w300_l2')"),
 	'>', 0, 'the 300-d index split leaves');
+is($primary->safe_psql('postgres',
+		"SELECT splits > 0 AND leaf_vector_pages = 0 FROM alex_index_stats('w300t_l2')"),
+	't', 'the 300-d rerank = table index split leaves and has no vector pages');
 $primary->wait_for_catchup($standby);
 
-foreach my $case (['w300', 'w300_l2', '<->', 300], ['w2500', 'w2500_cos', '<=>', 2500])
+foreach my $case (['w300', 'w300_l2', '<->', 300], ['w2500', 'w2500_cos', '<=>', 2500],
+	['w300t', 'w300t_l2', '<->', 300])
 {
 	my ($tbl, $idx, $op, $d) = @$case;
 	my $entries = $primary->safe_psql('postgres',
