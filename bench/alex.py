@@ -1,22 +1,26 @@
 #!/usr/bin/python3
-"""alex ANN index benchmark on fashion-mnist: recall@10 against QPS, build, growth.
+"""alex ANN index benchmark: recall@10 against QPS, build, growth, inserts.
 
-One run, one machine, one client measures:
+One run, one dataset, one machine, one client measures:
 
 1. the exact top-10 of every query, computed here with numpy (squared L2 over the
-   integer pixels, so the float64 arithmetic is exact);
-2. a bulk build: 60,000 train rows loaded with COPY, VACUUM ANALYZE, then
+   integer pixels for fashion-mnist, so the float64 arithmetic is exact);
+2. a bulk build: the base rows loaded with COPY, VACUUM ANALYZE, then
    CREATE INDEX ... USING alex timed, index and table sizes, alex_index_stats;
 3. a sweep of alex.probes: recall@10, QPS, p50/p99 latency of the prepared
    statement SELECT id FROM items ORDER BY embedding <-> $1 LIMIT 10 over the
    first --queries test vectors, one client, after one untimed warm-up pass;
 4. the exact answer by seq scan (no index, no parallel workers) as a baseline;
-5. growth: an alex index created on an EMPTY table, then the 60,000 rows inserted
-   in batches; insert rate, final stats and the same sweep, compared with the
-   bulk-built index at every probe count;
-6. the insert rate into the bulk-indexed table (6,000 extra rows, then deleted),
+5. growth (fashion-mnist only): an index created on an EMPTY table, then every
+   row inserted in batches; insert rate, final stats and the same sweep, compared
+   with the bulk-built index at every parameter value;
+6. grow 4x: an index bulk-built on the first 25% of the rows, then the other 75%
+   inserted in batches; insert rate and the same sweep against the bulk build;
+7. the insert rate into the bulk-indexed table (6,000 extra rows, then deleted),
    and into a table without an index for reference;
-7. when the pgvector extension (`vector`) is installed in the cluster: the same
+8. when the server's alex knows WITH (rerank = table): the same for a second alex
+   index, labelled alex_table, that keeps no full vectors and reranks from the table;
+9. when the pgvector extension (`vector`) is installed in the cluster: the same
    for pgvector's HNSW and IVFFlat, in a database of their own (both extensions
    define a type called vector).
 
@@ -24,8 +28,8 @@ recall@10 counts a returned row as correct when its distance is at most the 10th
 exact distance, so rows tied with the 10th neighbour are not counted as misses.
 
 Run with Debian's python (psycopg 3, numpy; matplotlib for the plot):
-    /usr/bin/python3 bench/alex.py [--dsn 'host=/tmp port=5432'] [--queries 1000]
-See the "alex index benchmark" section of bench/README.md.
+    /usr/bin/python3 bench/alex.py [--dsn 'host=/tmp port=5432'] [--dataset NAME]
+bench/run.sh runs it end to end; see bench/README.md.
 """
 
 import argparse
@@ -36,6 +40,7 @@ import os
 import subprocess
 import sys
 import time
+from typing import NamedTuple
 
 import numpy as np
 import psycopg
@@ -46,20 +51,31 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 import fashion_mnist  # noqa: E402  (the repository's loader)
 
-# The datasets: fashion-mnist (Debian's dataset-fashion-mnist, L2) and a seeded
-# synthetic set shaped like text embeddings (normalised, clustered, cosine).
+# The datasets: fashion-mnist (Debian's dataset-fashion-mnist, L2) and seeded
+# synthetic sets (normalised, clustered; see synthetic()).  rows: the default
+# --rows; growth: whether the grown-from-empty test runs (100,000 inserts into
+# HNSW alone take many minutes); integer: distances are exact in float64.
 DATASETS = {
-    "fashion-mnist": {"dim": 784, "op": "<->", "opclass": "vector_l2_ops", "metric": "L2"},
+    "fashion-mnist": {"dim": 784, "op": "<->", "opclass": "vector_l2_ops", "metric": "L2",
+                      "rows": 60000, "growth": True, "integer": True},
     "synthetic-1536": {"dim": 1536, "op": "<=>", "opclass": "vector_cosine_ops",
-                       "metric": "cosine"},
+                       "metric": "cosine", "rows": 100000, "growth": False, "integer": False,
+                       "latent": 256, "clusters": 200},
+    "synthetic-1m-128": {"dim": 128, "op": "<->", "opclass": "vector_l2_ops", "metric": "L2",
+                         "rows": 1000000, "growth": False, "integer": False,
+                         "latent": 64, "clusters": 1000},
 }
 DS = DATASETS["fashion-mnist"]   # set from --dataset in main()
 SYNTHETIC_SEED = 20261124
-SYNTHETIC_CLUSTERS = 200
 K = 10
 DATABASES = {"omendb": "bench_alex", "pgvector": "bench_alex_pgvector"}
 EXTENSIONS = {"omendb": "omendb", "pgvector": "vector"}
-EXTRA_ID = 1_000_000            # ids of the rows added to an indexed table in step 6
+EXTRA_ID = 1_000_000_000        # ids of the rows added to an indexed table in step 7
+HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64   # pgvector's defaults; reference.py uses them too
+ALEX_PROBES = "1,2,3,5,8,10,15,20,30,50"
+EF_SEARCH = "10,20,40,80,120,200"
+IVF_PROBES = "1,2,3,5,8,10,15,20,30,50"
+RESULTS = os.path.join(HERE, "results")
 PLOT = os.path.join(REPO, "docs", "benchmarks", "alex_{dataset}_recall_qps.png")
 
 
@@ -67,44 +83,55 @@ def int_list(text):
     return [int(v) for v in text.split(",") if v.strip()]
 
 
+def tag(dataset):
+    """The dataset's name in file names: fashion_mnist."""
+    return dataset.replace("-", "_")
+
+
 def parse_args():
     p = argparse.ArgumentParser(
-        description="alex index on fashion-mnist: build, recall@10 vs QPS, growth, inserts; "
-                    "optionally against pgvector HNSW and IVFFlat.")
+        description="alex index: build, recall@10 vs QPS, growth, inserts; optionally "
+                    "against pgvector HNSW and IVFFlat.")
     p.add_argument("--dsn", default=None,
                    help="libpq connection string for the maintenance database "
                         "(default: libpq environment, host=/tmp if PGHOST is unset)")
     p.add_argument("--dataset", choices=sorted(DATASETS), default="fashion-mnist",
-                   help="fashion-mnist (60,000 x 784, L2) or synthetic-1536 (seeded, "
-                        "normalised, clustered, cosine; growth is skipped for it) "
-                        "(default: %(default)s)")
+                   help="fashion-mnist (60,000 x 784, L2), synthetic-1536 (100,000 x 1536, "
+                        "cosine) or synthetic-1m-128 (1,000,000 x 128, L2); growth from "
+                        "empty is skipped for the synthetic sets (default: %(default)s)")
     p.add_argument("--rows", type=int, default=None,
-                   help="base rows (default: 60000 for fashion-mnist, 100000 for synthetic)")
+                   help="base rows (default: the dataset's, see --dataset)")
     p.add_argument("--queries", type=int, default=1000,
                    help="test vectors used as queries (default: %(default)s)")
     p.add_argument("--exact-queries", type=int, default=100,
                    help="queries timed for the exact seq scan (default: %(default)s)")
-    p.add_argument("--probes", type=int_list, default=int_list("1,2,3,5,8,10,15,20,30,50"),
-                   help="alex.probes values (default: 1,2,3,5,8,10,15,20,30,50)")
+    p.add_argument("--probes", type=int_list, default=int_list(ALEX_PROBES),
+                   help=f"alex.probes values, 0 is the automatic default (default: {ALEX_PROBES})")
     p.add_argument("--leaves", type=int, default=0,
                    help="WITH (leaves = N) for the bulk build; 0: the index chooses "
                         "(default: %(default)s)")
     p.add_argument("--batches", type=int, default=100,
-                   help="COPY batches for the growth test (default: %(default)s)")
+                   help="COPY batches for the growth and grow-4x tests (default: %(default)s)")
     p.add_argument("--insert-rows", type=int, default=6000,
                    help="rows added to the bulk-indexed table (default: %(default)s)")
     p.add_argument("--insert-batch", type=int, default=600,
                    help="rows per COPY when inserting (default: %(default)s)")
-    p.add_argument("--skip-growth", action="store_true", help="skip the growth test")
+    p.add_argument("--skip-growth", action="store_true",
+                   help="skip the growth test (index created on an empty table)")
+    p.add_argument("--skip-grow4x", action="store_true",
+                   help="skip the grow-4x test (built on 25%% of the rows, 75%% inserted)")
+    p.add_argument("--skip-alex-table", action="store_true",
+                   help="skip the alex_table index (WITH (rerank = table)); by default it "
+                        "runs when the server's alex accepts that option")
     pgv = p.add_mutually_exclusive_group()
     pgv.add_argument("--with-pgvector", dest="pgvector", action="store_true", default=None,
                      help="also run pgvector HNSW and IVFFlat (default: when installed)")
     pgv.add_argument("--no-pgvector", dest="pgvector", action="store_false",
-                     help="alex only")
-    p.add_argument("--ef-search", type=int_list, default=int_list("10,20,40,80,120,200"),
-                   help="hnsw.ef_search values (default: 10,20,40,80,120,200)")
-    p.add_argument("--ivf-probes", type=int_list, default=int_list("1,2,3,5,8,10,15,20,30,50"),
-                   help="ivfflat.probes values (default: 1,2,3,5,8,10,15,20,30,50)")
+                     help="omendb only")
+    p.add_argument("--ef-search", type=int_list, default=int_list(EF_SEARCH),
+                   help=f"hnsw.ef_search values (default: {EF_SEARCH})")
+    p.add_argument("--ivf-probes", type=int_list, default=int_list(IVF_PROBES),
+                   help=f"ivfflat.probes values (default: {IVF_PROBES})")
     p.add_argument("--build-workers", type=int, default=0,
                    help="max_parallel_maintenance_workers for CREATE INDEX, the same for all "
                         "systems (default: %(default)s, serial for all)")
@@ -112,20 +139,26 @@ def parse_args():
                    help="maintenance_work_mem for every CREATE INDEX, the same for all systems "
                         "(pgvector's HNSW build slows down sharply when its graph does not fit; "
                         "default: %(default)s)")
-    p.add_argument("--out", default=os.path.join(HERE, "results", "alex_{dataset}.csv"),
+    p.add_argument("--out", default=os.path.join(RESULTS, "alex_{dataset}.csv"),
                    help="CSV written (default: %(default)s)")
+    p.add_argument("--reference", default=os.path.join(RESULTS, "reference_{dataset}.csv"),
+                   help="bench/reference.py's CSV, drawn into the plot when it exists and "
+                        "has the same rows and queries (default: %(default)s)")
     p.add_argument("--plot", default=PLOT, help="recall/QPS plot written if matplotlib is "
                                                 "available; '' for none (default: %(default)s)")
+    p.add_argument("--plot-only", action="store_true",
+                   help="run nothing: redraw the plot from --out and --reference")
     args = p.parse_args()
-    tag = args.dataset.replace("-", "_")
-    args.out = args.out.format(dataset=tag)
-    args.plot = args.plot.format(dataset=tag) if args.plot else args.plot
+    for name in ("out", "reference", "plot"):
+        setattr(args, name, getattr(args, name).format(dataset=tag(args.dataset)))
     if args.rows is None:
-        args.rows = 60000 if args.dataset == "fashion-mnist" else 100000
-    if args.dataset != "fashion-mnist":
-        args.skip_growth = True   # 100,000 inserts into HNSW alone take many minutes
+        args.rows = DATASETS[args.dataset]["rows"]
+    if not DATASETS[args.dataset]["growth"]:
+        args.skip_growth = True
     if not args.probes or not args.ef_search or not args.ivf_probes:
         p.error("empty parameter list")
+    if args.plot_only and not args.plot:
+        p.error("--plot-only needs a --plot path")
     return args
 
 
@@ -133,20 +166,30 @@ def parse_args():
 # data and exact answers
 
 
-def load_split(split, limit, start_id=0):
-    """(pixels as an n x 784 uint8 array, COPY lines 'id<TAB>label<TAB>[...]\\n')."""
+def load_split(split, limit, start_id=0, text=True):
+    """(pixels as an n x 784 uint8 array, COPY lines 'id<TAB>label<TAB>[...]\\n' or None)."""
     images, labels, count, dim = fashion_mnist.read_split(split, limit)
     if count != limit:
         sys.exit(f"fashion-mnist {split} has {count} rows, wanted {limit}")
     X = np.frombuffer(images, dtype=np.uint8).reshape(count, dim)
-    lines = list(fashion_mnist.copy_lines(images, labels, count, dim, start_id))
-    return X, lines
+    if not text:
+        return X, None
+    return X, list(fashion_mnist.copy_lines(images, labels, count, dim, start_id))
 
 
-def synthetic(n, start_id, rng, model):
-    """n normalised rows: points of a clustered 256-d latent space, mapped into the
-    full width by a fixed random linear map, plus isotropic noise.  Like text
-    embeddings: high ambient, lower intrinsic dimension, clusters that overlap."""
+def synthetic_model(rng):
+    """Cluster centres in the latent space, their spread, and the map to full width."""
+    latent, clusters = DS["latent"], DS["clusters"]
+    return (rng.normal(size=(clusters, latent)),
+            rng.uniform(1.2, 1.8, size=clusters),
+            rng.normal(size=(latent, DS["dim"])) / math.sqrt(latent))
+
+
+def synthetic(n, start_id, rng, model, text=True):
+    """n normalised rows: points of a clustered latent space (DS["latent"]-d,
+    DS["clusters"] clusters), mapped into the full width by a fixed random linear
+    map, plus isotropic noise.  Like text embeddings: high ambient, lower intrinsic
+    dimension, clusters that overlap."""
     centers, spread, mixing = model
     c = rng.integers(0, len(centers), size=n)
     z = centers[c] + rng.normal(size=(n, centers.shape[1])) * spread[c][:, None]
@@ -156,29 +199,30 @@ def synthetic(n, start_id, rng, model):
     # hard set: neighbours are no longer obvious from the clusters
     v += rng.normal(size=v.shape) * (0.8 / math.sqrt(v.shape[1]))
     v = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+    if not text:
+        return v, None
     # str() of a float32 widened to float64 parses back to the same float32
     lines = [f"{start_id + i}\t{c[i]}\t[{','.join(map(str, v[i].tolist()))}]\n"
              for i in range(n)]
     return v, lines
 
 
-def load_data(args):
-    """(X, train lines, Q, query lines, extra lines) for the chosen dataset."""
-    nq = max(args.queries, args.insert_rows)
+def load_data(args, text=True):
+    """(X, train lines, Q, query lines, extra lines) for args.dataset, args.rows and
+    args.queries; the ids of X's rows are their positions.  text=False leaves the
+    COPY lines out (None) and with them the extra rows (reference.py needs neither)."""
+    extra = args.insert_rows if text else 0
     if args.dataset == "fashion-mnist":
-        X, train_lines = load_split("train", args.rows)
-        Qall, test_lines = load_split("test", nq)
-        _, extra_lines = load_split("test", args.insert_rows, start_id=EXTRA_ID)
-        return X, train_lines, Qall[:args.queries], test_lines[:args.queries], extra_lines
+        X, train_lines = load_split("train", args.rows, text=text)
+        Q, query_lines = load_split("test", args.queries, text=text)
+        _, extra_lines = load_split("test", extra, start_id=EXTRA_ID, text=text)
+        return X, train_lines, Q, query_lines, extra_lines
     rng = np.random.default_rng(SYNTHETIC_SEED)
-    latent = 256
-    model = (rng.normal(size=(SYNTHETIC_CLUSTERS, latent)),          # cluster centres
-             rng.uniform(1.2, 1.8, size=SYNTHETIC_CLUSTERS),         # their spread
-             rng.normal(size=(latent, DS["dim"])) / math.sqrt(latent))
-    X, train_lines = synthetic(args.rows, 0, rng, model)
-    Q, test_lines = synthetic(args.queries, 0, rng, model)
-    _, extra_lines = synthetic(args.insert_rows, EXTRA_ID, rng, model)
-    return X, train_lines, Q, test_lines, extra_lines
+    model = synthetic_model(rng)
+    X, train_lines = synthetic(args.rows, 0, rng, model, text)
+    Q, query_lines = synthetic(args.queries, 0, rng, model, text)
+    _, extra_lines = synthetic(extra, EXTRA_ID, rng, model, text)
+    return X, train_lines, Q, query_lines, extra_lines
 
 
 def vector_text(line):
@@ -198,10 +242,13 @@ def distances(X, Qb):
 
 
 def exact_topk(X, Q):
-    """Exact top-K ids and the K-th distance of every query."""
+    """Exact top-K ids and the K-th distance of every query.  Queries go in blocks
+    whose distance matrix stays near 1 GB (200 queries up to 670,000 rows, 134 at
+    1,000,000), so memory does not grow with the number of queries."""
+    block = max(1, min(200, 2 ** 27 // len(X)))
     ids, kth = [], []
-    for start in range(0, len(Q), 200):
-        D = distances(X, Q[start:start + 200])
+    for start in range(0, len(Q), block):
+        D = distances(X, Q[start:start + block])
         for j in range(D.shape[1]):
             top = np.argpartition(D[:, j], K)[:K]
             top = top[np.lexsort((top, D[top, j]))]
@@ -218,9 +265,9 @@ def recall_at_k(results, X, Q, kth):
         short += len(ids) < K
         if ids:
             d = distances(X[ids], Q[i:i + 1])[:, 0]
-            # fashion-mnist distances are exact integers; cosine distances of float32
-            # vectors carry ~1e-6 relative rounding in the server: tolerate 1e-5
-            slack = 1e-5 * abs(kth[i]) + 1e-9 if DS["metric"] == "cosine" else 0
+            # fashion-mnist distances are exact integers; distances of float32 vectors
+            # carry ~1e-6 relative rounding in the server: tolerate 1e-5
+            slack = 0 if DS["integer"] else 1e-5 * abs(kth[i]) + 1e-9
             hits += min(K, int((d <= kth[i] + slack).sum()))
     return hits / (K * len(results)), short
 
@@ -248,8 +295,10 @@ def mb(conn, sql, name):
 
 
 def copy_rows(conn, table, lines):
+    # in chunks: one joined string of a million 128-d rows would be gigabytes
     with conn.cursor().copy(f"COPY {table} (id, label, embedding) FROM STDIN") as copy:
-        copy.write("".join(lines))
+        for start in range(0, len(lines), 10000):
+            copy.write("".join(lines[start:start + 10000]))
 
 
 def timed_inserts(conn, table, lines, batch):
@@ -286,6 +335,61 @@ def prepare_database(admin, dsn, system, lines):
           f"({len(lines) / load_s:.0f} rows/s, one COPY, no index), "
           f"table {mb(conn, 'pg_table_size', 'items')} MB incl. TOAST", flush=True)
     return conn
+
+
+def create_index(conn, name, table, spec, with_clause, args):
+    """CREATE INDEX with the same build settings for every system; seconds taken."""
+    conn.execute(f"SET max_parallel_maintenance_workers = {args.build_workers}")
+    conn.execute(f"SET maintenance_work_mem = '{args.maintenance_work_mem}'")
+    t0 = time.perf_counter()
+    conn.execute(f"CREATE INDEX {name} ON {table} USING {spec['am']} "
+                 f"(embedding {DS['opclass']}){with_clause}")
+    return round(time.perf_counter() - t0, 2)
+
+
+def alex_accepts_rerank(conn):
+    """Whether this server's alex knows WITH (rerank = table): an index on an empty
+    temporary table, rolled back."""
+    try:
+        with conn.transaction():
+            conn.execute(f"CREATE TEMP TABLE rerank_probe (embedding vector({DS['dim']}))")
+            conn.execute(f"CREATE INDEX ON rerank_probe USING alex "
+                         f"(embedding {DS['opclass']}) WITH (rerank = table)")
+            raise psycopg.Rollback()
+    except psycopg.Error as e:
+        print(f"alex_table skipped: this server's alex rejects WITH (rerank = table): "
+              f"{e.diag.message_primary or e}", flush=True)
+        return False
+    return True
+
+
+def with_clause(options):
+    return f" WITH ({', '.join(options)})" if options else ""
+
+
+def index_specs(system, conn, args):
+    """label -> how to build and sweep that index.  The label names the index, its
+    CSV rows and its curve; `am` is the access method; `with` is for the bulk build
+    and `with_empty` for the index created on an empty table."""
+    if system == "pgvector":
+        hnsw = with_clause([f"m = {HNSW_M}", f"ef_construction = {HNSW_EF_CONSTRUCTION}"])
+        # pgvector's advice for up to 1M rows is rows / 1000, sqrt(rows) beyond;
+        # sqrt is the fairer here
+        ivf = with_clause([f"lists = {round(math.sqrt(args.rows))}"])
+        return {"hnsw": {"am": "hnsw", "with": hnsw, "with_empty": hnsw,
+                         "guc": "hnsw.ef_search", "values": args.ef_search},
+                "ivfflat": {"am": "ivfflat", "with": ivf, "with_empty": ivf,
+                            "guc": "ivfflat.probes", "values": args.ivf_probes}}
+    leaves = [f"leaves = {args.leaves}"] if args.leaves else []
+    specs = {"alex": {"am": "alex", "with": with_clause(leaves), "with_empty": "",
+                      "guc": "alex.probes", "values": args.probes}}
+    if args.skip_alex_table:
+        print("alex_table skipped (--skip-alex-table)")
+    elif alex_accepts_rerank(conn):
+        table = ["rerank = table"]
+        specs["alex_table"] = {**specs["alex"], "with": with_clause(leaves + table),
+                               "with_empty": with_clause(table)}
+    return specs
 
 
 def index_stats(conn, system, index):
@@ -359,19 +463,20 @@ def timing(lat):
             "p99_ms": round(float(np.percentile(a, 99)), 3)}
 
 
-def sweep(conn, sql, guc, values, params, X, Q, kth, label):
+def sweep(conn, sql, guc, values, data, label):
     """Warm up once at the largest value, then time one pass per value."""
     conn.execute(f"SET {guc} = {max(values)}")
-    run_queries(conn, sql, params)
+    run_queries(conn, sql, data.params)
     out = []
     for v in values:
         conn.execute(f"SET {guc} = {v}")
-        results, lat = run_queries(conn, sql, params)
-        recall, short = recall_at_k(results, X, Q, kth)
+        results, lat = run_queries(conn, sql, data.params)
+        recall, short = recall_at_k(results, data.X, data.Q, data.kth)
         row = {"param": guc, "value": v, "recall_at_10": round(recall, 4), **timing(lat),
-               "short_results": short, "loadavg_1min": loadavg()}
+               "queries": len(data.params), "short_results": short,
+               "loadavg_1min": loadavg()}
         out.append(row)
-        print(f"  {label:16s} {guc}={v:<4d} recall@10 {recall:.4f}  {row['qps']:8.1f} qps  "
+        print(f"  {label:18s} {guc}={v:<4d} recall@10 {recall:.4f}  {row['qps']:8.1f} qps  "
               f"p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms"
               + (f"  ({short} queries got < {K} rows)" if short else ""), flush=True)
     conn.execute(f"RESET {guc}")
@@ -383,63 +488,56 @@ def knn_sql(table, tag):
     return f"/* {tag} */ SELECT id FROM {table} ORDER BY embedding {DS['op']} %s::vector LIMIT {K}"
 
 
-def bench_index(conn, system, method, spec, args, data, rows):
-    """Bulk build, sweep and inserts into the built index for one index method."""
-    X, Q, kth, params, extra_lines = data
-    name = f"items_{method}"
-    conn.execute(f"SET max_parallel_maintenance_workers = {args.build_workers}")
-    conn.execute(f"SET maintenance_work_mem = '{args.maintenance_work_mem}'")
-    t0 = time.perf_counter()
-    conn.execute(f"CREATE INDEX {name} ON items USING {method} (embedding {DS['opclass']})"
-                 + spec["with"])
-    build_s = round(time.perf_counter() - t0, 2)
+def index_sweep(conn, table, name, spec, data, label):
+    """The sweep through index `name`, after checking that the plan uses it."""
+    conn.execute("SET enable_seqscan = off")
+    sql = knn_sql(table, label)
+    check_plan(conn, sql, data.params[0], name)
+    out = sweep(conn, sql, spec["guc"], spec["values"], data, label)
+    conn.execute("RESET enable_seqscan")
+    return out
+
+
+def bench_index(conn, system, label, spec, args, data, rows):
+    """Bulk build, sweep and inserts into the built index; {value: recall} of the sweep."""
+    name = f"items_{label}"
+    build_s = create_index(conn, name, "items", spec, spec["with"], args)
     # write the build's dirty pages out now, not during the sweep that follows
     conn.execute("CHECKPOINT")
     conn.execute("CHECKPOINT")
     index_mb = mb(conn, "pg_relation_size", name)
     stats = index_stats(conn, system, name)
-    print(f"{system} {method}: CREATE INDEX {build_s:.2f} s, index {index_mb} MB"
+    print(f"{system} {label}: CREATE INDEX {build_s:.2f} s, index {index_mb} MB"
           + (f"\n  alex_index_stats: {stats_text(stats)}" if stats else ""), flush=True)
 
-    conn.execute("SET enable_seqscan = off")
-    sql = knn_sql("items", f"{method} bulk")
-    check_plan(conn, sql, params[0], name)
-    common = {"system": system, "index": method, "build": "bulk", "build_s": build_s,
+    common = {"system": system, "index": label, "build": "bulk", "build_s": build_s,
               "index_mb": index_mb, "stats": stats_text(stats)}
-    for r in sweep(conn, sql, spec["guc"], spec["values"], params, X, Q, kth, f"{method} bulk"):
-        rows.append({**common, "queries": len(params), **r})
-    conn.execute("RESET enable_seqscan")
-    bulk = {r["value"]: r["recall_at_10"] for r in rows
-            if r["system"] == system and r["index"] == method and r["build"] == "bulk"}
+    swept = index_sweep(conn, "items", name, spec, data, f"{label} bulk")
+    rows.extend({**common, **r} for r in swept)
 
     # inserts into the bulk-built index, then back to the loaded table
     conn.execute("CHECKPOINT")
-    secs, _ = timed_inserts(conn, "items", extra_lines, args.insert_batch)
-    rate = round(len(extra_lines) / secs, 1)
+    secs, _ = timed_inserts(conn, "items", data.extra_lines, args.insert_batch)
+    rate = round(len(data.extra_lines) / secs, 1)
     after = index_stats(conn, system, name)
-    print(f"  insert {len(extra_lines)} rows into the indexed table: {secs:.2f} s, "
+    print(f"  insert {len(data.extra_lines)} rows into the indexed table: {secs:.2f} s, "
           f"{rate:.0f} rows/s" + (f"\n  alex_index_stats after: {stats_text(after)}"
                                   if after else ""), flush=True)
-    rows.append({**common, "param": "insert_rows", "value": len(extra_lines),
+    rows.append({**common, "param": "insert_rows", "value": len(data.extra_lines),
                  "insert_rows_per_s": rate, "stats": stats_text(after),
                  "loadavg_1min": loadavg()})
     conn.execute("DELETE FROM items WHERE id >= %s", [EXTRA_ID])
     conn.execute("VACUUM items")
     conn.execute(f"DROP INDEX {name}")
-    return bulk
+    return {r["value"]: r["recall_at_10"] for r in swept}
 
 
-def bench_growth(conn, system, method, spec, args, data, train_lines, bulk, rows):
-    """Index created on an empty table, then every row inserted in batches."""
-    X, Q, kth, params, _ = data
-    table, name = "items_growth", f"items_growth_{method}"
-    create_table(conn, table)
-    conn.execute(f"CREATE INDEX {name} ON {table} USING {method} (embedding {DS['opclass']})"
-                 + spec["with_empty"])
-    conn.execute("CHECKPOINT")
-    batch = -(-len(train_lines) // args.batches)
-    secs, per_batch = timed_inserts(conn, table, train_lines, batch)
-    rate = round(len(train_lines) / secs, 1)
+def insert_grown(conn, system, table, name, lines, args, common, rows):
+    """Insert `lines` into the indexed `table` in --batches COPY batches; record the
+    rate and the index afterwards; the common fields of this build's rows."""
+    batch = -(-len(lines) // args.batches)
+    secs, per_batch = timed_inserts(conn, table, lines, batch)
+    rate = round(len(lines) / secs, 1)
     tenth = max(1, len(per_batch) // 10)
     first = batch * tenth / sum(per_batch[:tenth])
     last = batch * tenth / sum(per_batch[-tenth:])
@@ -447,39 +545,67 @@ def bench_growth(conn, system, method, spec, args, data, train_lines, bulk, rows
     conn.execute("CHECKPOINT")
     index_mb = mb(conn, "pg_relation_size", name)
     stats = index_stats(conn, system, name)
-    print(f"{system} {method} grown: {len(train_lines)} rows in {len(per_batch)} COPY batches "
-          f"of {batch}: {secs:.1f} s, {rate:.0f} rows/s (first tenth {first:.0f}, last tenth "
-          f"{last:.0f} rows/s), index {index_mb} MB"
+    print(f"{system} {common['index']} {common['build']}: inserted {len(lines)} rows in "
+          f"{len(per_batch)} COPY batches of {batch}: {secs:.1f} s, {rate:.0f} rows/s "
+          f"(first tenth {first:.0f}, last tenth {last:.0f} rows/s), index {index_mb} MB"
           + (f"\n  alex_index_stats: {stats_text(stats)}" if stats else ""), flush=True)
-    common = {"system": system, "index": method, "build": "grown", "index_mb": index_mb,
-              "stats": stats_text(stats)}
-    rows.append({**common, "param": "insert_rows", "value": len(train_lines),
+    common = {**common, "index_mb": index_mb, "stats": stats_text(stats)}
+    rows.append({**common, "param": "insert_rows", "value": len(lines),
                  "insert_rows_per_s": rate, "loadavg_1min": loadavg(),
                  "note": f"{len(per_batch)} batches of {batch}; first tenth {first:.0f} rows/s, "
                          f"last tenth {last:.0f} rows/s"})
+    return common
 
-    conn.execute("SET enable_seqscan = off")
-    sql = knn_sql(table, f"{method} grown")
-    check_plan(conn, sql, params[0], name)
-    grown = sweep(conn, sql, spec["guc"], spec["values"], params, X, Q, kth, f"{method} grown")
-    conn.execute("RESET enable_seqscan")
-    for r in grown:
+
+def sweep_against_bulk(conn, table, name, spec, data, bulk, common, rows):
+    """The sweep, each point with its recall minus the bulk build's at that value."""
+    label = f"{common['index']} {common['build']}"
+    for r in index_sweep(conn, table, name, spec, data, label):
         diff = round(100 * (r["recall_at_10"] - bulk[r["value"]]), 2)
-        rows.append({**common, "queries": len(params), **r, "recall_vs_bulk_points": diff})
+        rows.append({**common, **r, "recall_vs_bulk_points": diff})
+
+
+def bench_growth(conn, system, label, spec, args, data, bulk, rows):
+    """Index created on an empty table, then every row inserted in batches."""
+    table, name = "items_growth", f"items_growth_{label}"
+    create_table(conn, table)
+    create_index(conn, name, table, spec, spec["with_empty"], args)
+    conn.execute("CHECKPOINT")
+    common = {"system": system, "index": label, "build": "grown"}
+    common = insert_grown(conn, system, table, name, data.train_lines, args, common, rows)
+    sweep_against_bulk(conn, table, name, spec, data, bulk, common, rows)
+    conn.execute(f"DROP TABLE {table}")
+
+
+def bench_grow4x(conn, system, label, spec, args, data, bulk, rows):
+    """Index bulk-built on the first 25% of the rows, then the other 75% inserted in
+    batches: the table grows 4x under an index built for a quarter of it."""
+    table, name = "items_grow4x", f"items_grow4x_{label}"
+    quarter = len(data.train_lines) // 4
+    create_table(conn, table)
+    copy_rows(conn, table, data.train_lines[:quarter])
+    conn.execute(f"VACUUM ANALYZE {table}")
+    build_s = create_index(conn, name, table, spec, spec["with"], args)
+    conn.execute("CHECKPOINT")
+    print(f"{system} {label} grow4x: CREATE INDEX on the first {quarter} rows {build_s:.2f} s",
+          flush=True)
+    common = {"system": system, "index": label, "build": "grow4x", "build_s": build_s}
+    common = insert_grown(conn, system, table, name, data.train_lines[quarter:], args,
+                          common, rows)
+    sweep_against_bulk(conn, table, name, spec, data, bulk, common, rows)
     conn.execute(f"DROP TABLE {table}")
 
 
 def bench_exact(conn, system, args, data, rows):
     """Exact ORDER BY ... LIMIT 10 by seq scan, no workers."""
-    X, Q, kth, params, _ = data
-    params = params[:args.exact_queries]
+    params = data.params[:args.exact_queries]
     conn.execute("SET enable_indexscan = off")
     conn.execute("SET enable_bitmapscan = off")
     conn.execute("SET max_parallel_workers_per_gather = 0")
     sql = knn_sql("items", "exact")
     run_queries(conn, sql, params[:10])
     results, lat = run_queries(conn, sql, params)
-    recall, short = recall_at_k(results, X, Q, kth)
+    recall, short = recall_at_k(results, data.X, data.Q, data.kth)
     row = {"system": system, "index": "seqscan", "build": "-", "param": "exact",
            "value": len(params), "queries": len(params), "recall_at_10": round(recall, 4),
            **timing(lat), "short_results": short, "loadavg_1min": loadavg()}
@@ -493,15 +619,14 @@ def bench_exact(conn, system, args, data, rows):
 
 def bench_noindex_insert(conn, system, args, data, rows):
     """Reference: the same inserts into a table without an index."""
-    extra_lines = data[4]
     create_table(conn, "items_noindex")
     conn.execute("CHECKPOINT")
-    secs, _ = timed_inserts(conn, "items_noindex", extra_lines, args.insert_batch)
-    rate = round(len(extra_lines) / secs, 1)
-    print(f"{system} no index: insert {len(extra_lines)} rows: {secs:.2f} s, {rate:.0f} rows/s",
-          flush=True)
+    secs, _ = timed_inserts(conn, "items_noindex", data.extra_lines, args.insert_batch)
+    rate = round(len(data.extra_lines) / secs, 1)
+    print(f"{system} no index: insert {len(data.extra_lines)} rows: {secs:.2f} s, "
+          f"{rate:.0f} rows/s", flush=True)
     rows.append({"system": system, "index": "none", "build": "-", "param": "insert_rows",
-                 "value": len(extra_lines), "insert_rows_per_s": rate,
+                 "value": len(data.extra_lines), "insert_rows_per_s": rate,
                  "loadavg_1min": loadavg()})
     conn.execute("DROP TABLE items_noindex")
 
@@ -513,7 +638,36 @@ COLUMNS = ["system", "index", "build", "param", "value", "recall_at_10", "qps", 
            "p99_ms", "build_s", "index_mb", "insert_rows_per_s", "recall_vs_bulk_points",
            "queries", "short_results", "table_mb", "stats", "note", "cpu", "cores",
            "pg_version", "ext_version", "omendb_commit", "shared_buffers", "loadavg_1min",
-           "date", "dataset"]
+           "date", "dataset", "rows"]
+INT_COLUMNS = {"value", "queries", "short_results", "cores", "rows"}
+FLOAT_COLUMNS = {"recall_at_10", "qps", "p50_ms", "p99_ms", "build_s", "index_mb",
+                 "insert_rows_per_s", "recall_vs_bulk_points", "table_mb", "loadavg_1min"}
+BUILDS = {"bulk": ("-", "o", "bulk build"), "grown": ("--", "s", "grown from empty"),
+          "grow4x": ("-.", "^", "built on 25%, grown 4x")}
+REFERENCE_NAMES = {("hnswlib", "hnsw"): "hnswlib", ("faiss", "hnsw"): "faiss HNSW",
+                   ("faiss", "ivfflat"): "faiss IVFFlat"}
+
+
+def write_rows(path, rows):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def read_rows(path):
+    """A CSV written by write_rows (this script's or reference.py's), numbers as
+    numbers and empty fields as None."""
+    def parse(key, text):
+        if text == "" or text is None:
+            return None
+        if key in INT_COLUMNS:
+            return int(text)
+        return float(text) if key in FLOAT_COLUMNS else text
+
+    with open(path, newline="") as f:
+        return [{k: parse(k, v) for k, v in r.items()} for r in csv.DictReader(f)]
 
 
 def fmt(v, spec):
@@ -522,13 +676,13 @@ def fmt(v, spec):
 
 def print_table(rows):
     print()
-    head = (f"{'system':8s} {'index':8s} {'build':5s} {'param':16s} {'value':>6s} "
+    head = (f"{'system':8s} {'index':10s} {'build':6s} {'param':16s} {'value':>6s} "
             f"{'recall@10':>9s} {'qps':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'build s':>8s} "
             f"{'index MB':>8s} {'ins rows/s':>10s} {'vs bulk':>7s}")
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['system']:8s} {r['index']:8s} {r['build']:5s} {r['param']:16s} "
+        print(f"{r['system']:8s} {r['index']:10s} {r['build']:6s} {r['param']:16s} "
               f"{r['value']:>6d} {fmt(r.get('recall_at_10'), '9.4f'):>9s} "
               f"{fmt(r.get('qps'), '8.1f'):>8s} {fmt(r.get('p50_ms'), '8.2f'):>8s} "
               f"{fmt(r.get('p99_ms'), '8.2f'):>8s} {fmt(r.get('build_s'), '8.2f'):>8s} "
@@ -541,20 +695,47 @@ def print_table(rows):
 
 
 def print_growth(rows):
-    grown = [r for r in rows if r["build"] == "grown" and "recall_vs_bulk_points" in r]
+    grown = [r for r in rows if r.get("recall_vs_bulk_points") is not None]
     if not grown:
         return
-    print("\ngrowth (index created empty, rows inserted) against bulk build, recall@10:")
-    print(f"{'system':8s} {'index':8s} {'param':16s} {'value':>6s} {'bulk':>7s} {'grown':>7s} "
-          f"{'diff pts':>8s}")
+    print("\ngrowth against the bulk build of the whole table, recall@10 "
+          "(grown: index created empty, every row inserted;\ngrow4x: index built on the "
+          "first 25%, the other 75% inserted):")
+    print(f"{'system':8s} {'index':10s} {'build':6s} {'param':16s} {'value':>6s} {'bulk':>7s} "
+          f"{'grown':>7s} {'diff pts':>8s}")
     for r in grown:
         bulk = r["recall_at_10"] - r["recall_vs_bulk_points"] / 100
         flag = "" if abs(r["recall_vs_bulk_points"]) <= 3 else "  > 3 points"
-        print(f"{r['system']:8s} {r['index']:8s} {r['param']:16s} {r['value']:>6d} {bulk:7.4f} "
-              f"{r['recall_at_10']:7.4f} {r['recall_vs_bulk_points']:+8.2f}{flag}")
+        print(f"{r['system']:8s} {r['index']:10s} {r['build']:6s} {r['param']:16s} "
+              f"{r['value']:>6d} {bulk:7.4f} {r['recall_at_10']:7.4f} "
+              f"{r['recall_vs_bulk_points']:+8.2f}{flag}")
 
 
-def plot(rows, path, n_rows):
+def sweep_curves(rows):
+    """Sweep points by (system, index, build), each curve sorted by recall."""
+    curves = {}
+    for r in rows:
+        if r.get("qps") is not None and r["param"] not in ("exact", "insert_rows"):
+            curves.setdefault((r["system"], r["index"], r["build"]), []).append(r)
+    for pts in curves.values():
+        pts.sort(key=lambda p: p["recall_at_10"])   # the automatic 0 sorts by its recall
+    return curves
+
+
+def reference_rows(args, n_rows, queries):
+    """reference.py's rows when they are for the same data; [] (and why) if not."""
+    if not os.path.exists(args.reference):
+        print(f"no {args.reference}: the plot has no in-process references")
+        return []
+    ref = read_rows(args.reference)
+    if any(r["rows"] != n_rows or r["queries"] != queries for r in ref):
+        print(f"{args.reference} is not for {n_rows} rows and {queries} queries: "
+              f"not drawn")
+        return []
+    return ref
+
+
+def plot(rows, args):
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -562,45 +743,68 @@ def plot(rows, path, n_rows):
     except ImportError:
         print("matplotlib not importable: no plot")
         return
-    fig, ax = plt.subplots(figsize=(8, 5.5))
-    curves = {}
-    for r in rows:
-        if r.get("qps") is not None and r["param"] not in ("exact", "insert_rows"):
-            curves.setdefault((r["system"], r["index"], r["build"]), []).append(r)
+    curves = sweep_curves(rows)
+    first = next(iter(curves.values()))[0]
+    n_rows = first.get("rows") or args.rows     # CSVs from before the rows column
+    refs = sweep_curves(reference_rows(args, n_rows, first["queries"]))
+    colours = {}
+
+    def colour(system, index):   # one colour per index, whatever its build
+        return colours.setdefault((system, index), f"C{len(colours) % 10}")
+
+    fig, ax = plt.subplots(figsize=(10, 6))
     for (system, index, build), pts in curves.items():
-        pts.sort(key=lambda p: p["recall_at_10"])   # the automatic 0 sorts by its recall
-        style = "-o" if build == "bulk" else "--s"
-        ax.plot([p["recall_at_10"] for p in pts], [p["qps"] for p in pts], style, ms=4,
-                label=f"{index} ({system}, {'bulk build' if build == 'bulk' else 'grown by inserts'})")
+        line, marker, what = BUILDS[build]
+        ax.plot([p["recall_at_10"] for p in pts], [p["qps"] for p in pts], linestyle=line,
+                marker=marker, ms=4, color=colour(system, index),
+                label=f"{index} ({system}, {what})")
         for p in pts:
             ax.annotate(str(p["value"]), (p["recall_at_10"], p["qps"]), fontsize=6,
                         xytext=(2, 2), textcoords="offset points")
+    for (system, index, _), pts in refs.items():
+        ax.plot([p["recall_at_10"] for p in pts], [p["qps"] for p in pts], ":", lw=1,
+                color=colour(system, index),
+                label=f"{REFERENCE_NAMES.get((system, index), system)} (in-process)")
     for r in rows:
         if r["param"] == "exact":
             ax.plot([r["recall_at_10"]], [r["qps"]], "k*" if r["system"] == "omendb" else "kX",
-                    ms=9,
-                    label=f"exact seq scan ({r['system']})")
+                    ms=9, label=f"exact seq scan ({r['system']})")
     ax.set_xlabel("recall@10")
     ax.set_ylabel("queries per second (one client, log scale)")
     ax.set_yscale("log")
     ax.grid(True, which="both", alpha=0.3)
-    first = rows[0]
-    ax.set_title(f"{first['dataset']} {n_rows} x {DS['dim']}, {DS['metric']}, "
-                 f"{first['queries']} queries, "
-                 f"labels: alex.probes / hnsw.ef_search / ivfflat.probes\n"
-                 f"{first['cpu']}, PostgreSQL {first['pg_version']}", fontsize=9)
-    ax.legend(fontsize=7, loc="lower left")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    ax.set_title(f"{args.dataset} {n_rows} x {DS['dim']}, {DS['metric']}, "
+                 f"{first['queries']} queries, labels: alex.probes / hnsw.ef_search / "
+                 f"ivfflat.probes\n{first['cpu']}, PostgreSQL {first['pg_version']}"
+                 + ("; dotted: in-process libraries, one thread" if refs else ""), fontsize=9)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    print(f"wrote {path}")
+    fig.savefig(args.plot, dpi=120)
+    print(f"wrote {args.plot}")
 
 
 # ---------------------------------------------------------------------------
 
 
+class Data(NamedTuple):
+    X: np.ndarray            # base rows; a row's id is its position
+    Q: np.ndarray            # queries
+    kth: np.ndarray          # each query's 10th exact distance
+    params: list             # each query as vector text, the statement's parameter
+    train_lines: list        # COPY lines of X
+    extra_lines: list        # COPY lines of the rows added to the bulk-indexed table
+
+
 def main():
     args = parse_args()
+    global DS
+    DS = DATASETS[args.dataset]
+    if args.plot_only:
+        if not os.path.exists(args.out):
+            sys.exit(f"--plot-only: {args.out} not found")
+        plot(read_rows(args.out), args)
+        return
     dsn = base_dsn(args)
     others = subprocess.run(["pgrep", "-f", "bench/seqscan.py"], capture_output=True,
                             text=True).stdout.split()
@@ -608,14 +812,12 @@ def main():
         print(f"warning: another benchmark is running (pids {' '.join(others)}); "
               f"the timings will be noisy", flush=True)
 
-    global DS
-    DS = DATASETS[args.dataset]
     print(f"loading {args.dataset} and computing the exact top-10", flush=True)
     # the insert test adds copies of test vectors (fashion-mnist) or fresh rows
     X, train_lines, Q, query_lines, extra_lines = load_data(args)
-    params = [vector_text(line) for line in query_lines]
     _, kth = exact_topk(X, Q)
-    data = (X, Q, kth, params, extra_lines)
+    data = Data(X, Q, kth, [vector_text(line) for line in query_lines], train_lines,
+                extra_lines)
 
     admin_db = conninfo.conninfo_to_dict(dsn).get("dbname", "postgres")
     admin = psycopg.connect(conninfo.make_conninfo(dsn, dbname=admin_db), autocommit=True)
@@ -632,18 +834,7 @@ def main():
         print("pgvector: " + ("skipped (--no-pgvector)" if available else "not installed"))
 
     machine = machine_info()
-    lists = round(math.sqrt(args.rows))    # pgvector's advice for up to 1M rows: rows / 1000,
-    rows = []                              # sqrt(rows) beyond; sqrt is the fairer here
-    specs = {
-        "omendb": {"alex": {"with": f" WITH (leaves = {args.leaves})" if args.leaves else "",
-                            "with_empty": "", "guc": "alex.probes", "values": args.probes}},
-        "pgvector": {
-            "hnsw": {"with": " WITH (m = 16, ef_construction = 64)",
-                     "with_empty": " WITH (m = 16, ef_construction = 64)",
-                     "guc": "hnsw.ef_search", "values": args.ef_search},
-            "ivfflat": {"with": f" WITH (lists = {lists})", "with_empty": f" WITH (lists = {lists})",
-                        "guc": "ivfflat.probes", "values": args.ivf_probes}},
-    }
+    rows = []
     for system in systems:
         conn = prepare_database(admin, dsn, system, train_lines)
         info = {"pg_version": one(conn, "SHOW server_version"),
@@ -657,29 +848,28 @@ def main():
               f"{info['pg_version']}, {info['ext_version']}, shared_buffers "
               f"{info['shared_buffers']}, omendb tree {machine['omendb_commit']}", flush=True)
         start = len(rows)
-        for method, spec in specs[system].items():
-            bulk = bench_index(conn, system, method, spec, args, data, rows)
+        for label, spec in index_specs(system, conn, args).items():
+            bulk = bench_index(conn, system, label, spec, args, data, rows)
             if not args.skip_growth:
-                bench_growth(conn, system, method, spec, args, data, train_lines, bulk, rows)
+                bench_growth(conn, system, label, spec, args, data, bulk, rows)
+            if not args.skip_grow4x:
+                bench_grow4x(conn, system, label, spec, args, data, bulk, rows)
         bench_exact(conn, system, args, data, rows)
         bench_noindex_insert(conn, system, args, data, rows)
         now = datetime.datetime.now().isoformat(timespec="seconds")
         for r in rows[start:]:
-            r.update({**machine, **info, "date": now, "dataset": args.dataset})
+            r.update({**machine, **info, "date": now, "dataset": args.dataset,
+                      "rows": args.rows})
         conn.close()
     admin.close()
 
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS, restval="")
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(args.out, rows)
     print_table(rows)
     print_growth(rows)
     print(f"\nmachine: {machine['cpu']} ({machine['cores']} cores), PostgreSQL "
           f"{rows[0]['pg_version']}; wrote {args.out}")
     if args.plot:
-        plot(rows, args.plot, args.rows)
+        plot(rows, args)
 
 
 if __name__ == "__main__":
