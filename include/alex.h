@@ -489,6 +489,7 @@ extern const float *AlexDatumVector(Relation index, Datum value, int *dim);
 extern int	AlexRouteDimensions(int dimensions);
 extern bool AlexPrepareVector(const AlexIndexInfo *info, const float *in, float *out);
 extern float AlexRouteDistance(AlexMetricKind metric, const float *a, const float *b, int dim);
+extern bool AlexSphericalCentroids(AlexMetricKind metric);
 extern void AlexSetTupleCount(Relation index, uint64 tuples);
 extern const float *AlexCodeReference(const AlexIndexInfo *info, const float *centroid);
 

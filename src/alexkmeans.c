@@ -3,7 +3,7 @@
  * alexkmeans.c
  *	  k-means for the routing model: k-means++ seeding and Lloyd
  *	  iterations, deterministic from a fixed seed; spherical (unit-length
- *	  centroids) for the angular metrics.
+ *	  centroids) for inner product (see AlexRouteDistance).
  *
  * IDENTIFICATION
  *	  src/alexkmeans.c
@@ -61,11 +61,11 @@ SeedCentroids(const float *samples, int n, int dimensions, AlexMetricKind metric
 		CHECK_FOR_INTERRUPTS();
 		for (int i = 0; i < n; i++)
 		{
-			/* shift angular distances (-1..1) to be non-negative */
+			/* shift negative inner products (-1..1) to be non-negative */
 			double		d = AlexRouteDistance(metric, samples + (Size) i * dimensions,
 											  last, dimensions);
 
-			if (metric == ALEX_METRIC_COSINE || metric == ALEX_METRIC_INNER_PRODUCT)
+			if (metric == ALEX_METRIC_INNER_PRODUCT)
 				d += 1.0;
 			if (d < weight[i])
 				weight[i] = d;
@@ -124,8 +124,7 @@ AlexKmeans(const float *samples, int n, int dimensions, AlexMetricKind metric,
 	int		   *assignment = palloc(sizeof(int) * n);
 	int		   *counts = palloc(sizeof(int) * k);
 	double	   *sums = palloc(sizeof(double) * k * dimensions);
-	bool		spherical = metric == ALEX_METRIC_COSINE ||
-		metric == ALEX_METRIC_INNER_PRODUCT;
+	bool		spherical = AlexSphericalCentroids(metric);
 
 	Assert(k >= 1 && k <= n);
 	pg_prng_seed(&prng, ALEX_KMEANS_SEED);

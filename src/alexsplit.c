@@ -172,8 +172,7 @@ TwoMeans(SplitSet *set, const float *direction, float *centroids)
 	float	   *sorted = palloc(sizeof(float) * set->n);
 	double	   *sums = palloc(sizeof(double) * 2 * rdim);
 	float		median;
-	bool		spherical = set->metric == ALEX_METRIC_COSINE ||
-		set->metric == ALEX_METRIC_INNER_PRODUCT;
+	bool		spherical = AlexSphericalCentroids(set->metric);
 
 	for (int i = 0; i < set->n; i++)
 		keys[i] = sorted[i] = VectorInnerProduct(direction, set->vectors + (Size) i * dim, dim);
@@ -454,7 +453,7 @@ AlexMergeLeaves(Relation index, AlexIndexInfo *info, Buffer *head_bufs, int n_ol
 		for (int i = 0; i < set.n; i++)
 			for (int d = 0; d < rdim; d++)
 				centroid[d] += set.routed[(Size) i * rdim + d] / set.n;
-		if (info->metric == ALEX_METRIC_COSINE || info->metric == ALEX_METRIC_INNER_PRODUCT)
+		if (AlexSphericalCentroids(info->metric))
 		{
 			for (int d = 0; d < rdim; d++)
 				norm += (double) centroid[d] * centroid[d];
