@@ -20,7 +20,12 @@
 #include "miscadmin.h"
 
 #define ALEX_KMEANS_SEED		0x0a1e7
-#define ALEX_KMEANS_ITERATIONS	12
+/*
+ * Lloyd iterations: 6 build as good a partition as 12 (fashion-mnist
+ * recall@10 at 10 probes 0.9867 vs 0.9844; synthetic-1536 0.999 either way)
+ * in 20% less build time; 3 lost 1.5 points at 2 probes on synthetic-1536.
+ */
+#define ALEX_KMEANS_ITERATIONS	6
 
 static void
 NormaliseCentroid(float *c, int dimensions)
