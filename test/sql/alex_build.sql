@@ -97,3 +97,26 @@ SELECT reltuples FROM pg_class WHERE relname = 'items_parallel';
 \i test/sql/include/knn.sql
 SELECT pg_temp.exhaustive_equals_exact('items', '<->', 20);
 DROP TABLE items, queries;
+
+-- a bulk build keeps every leaf within the cost model's leaf size (sqrt of
+-- the rows: 77 here), cutting larger k-means clusters, so the first inserts
+-- do not split: the rows of each row's own leaf (one leaf probed) are few
+SELECT setseed(0.3);
+CREATE TABLE sized (id int, v vector(8));
+INSERT INTO sized
+SELECT i, (SELECT array_agg(CASE WHEN i % 10 < 7 THEN 0 ELSE i % 10 END + 0.3 * random() + 0 * g)
+		   FROM generate_series(1, 8) g)::vector
+FROM generate_series(1, 6000) i;
+CREATE INDEX sized_alex ON sized USING alex (v vector_l2_ops);
+SET enable_seqscan = off;
+SET alex.probes = 1;
+SET alex.max_probes = 1;
+SELECT max(n) <= 77 AS leaves_within_size, min(n) > 0 AS found FROM (
+	SELECT (SELECT count(*) FROM (SELECT 1 FROM sized t ORDER BY t.v <-> s.v LIMIT 1000) x) AS n
+	FROM (SELECT v FROM sized WHERE id % 20 = 0) s) y;
+RESET alex.probes;
+RESET alex.max_probes;
+RESET enable_seqscan;
+INSERT INTO sized SELECT id + 6000, v FROM sized WHERE id <= 300;
+SELECT splits FROM alex_index_stats('sized_alex');
+DROP TABLE sized;
