@@ -7,8 +7,9 @@
 # throwaway PostgreSQL 15 cluster in a temp dir on a free port, runs for each
 # dataset bench/reference.py (hnswlib, faiss in-process) and then bench/alex.py
 # (omendb alex, and pgvector when the server has the `vector` extension; this
-# script never builds or downloads pgvector), redraws the plots, stops the
-# cluster and prints where the CSVs and plots are.  --help lists the options.
+# script never builds or downloads pgvector), redraws the plots, writes a Markdown
+# report per dataset (bench/report.py), stops the cluster and prints where the
+# CSVs, plots and reports are.  --help lists the options.
 set -euo pipefail
 
 # shellcheck source=scripts/common.sh
@@ -49,8 +50,9 @@ usage: bash bench/run.sh [options] [-- alex.py options]
                           whole pipeline; results go to a temp dir, not the repo
   --rows N, --queries N   passed to reference.py and alex.py alike
   --no-install            no apt-get, no make / make install: use what is installed
-  --out-dir DIR           CSVs and plots go to DIR (default: bench/results and
-                          docs/benchmarks; with --quick a new temp dir)
+  --out-dir DIR           CSVs, plots and reports go to DIR (default: CSVs to
+                          bench/results, plots and reports to docs/benchmarks;
+                          with --quick a new temp dir)
   --workdir DIR           where the temp dir of the cluster is made (default: $WORK_PARENT)
   --shared-buffers S      server setting (default: $SHARED_BUFFERS)
   --maintenance-work-mem S
@@ -178,9 +180,12 @@ available() {
 		"SELECT count(*) FROM pg_available_extensions WHERE name = '$1'")" = 1 ]
 }
 
-# csv_path / plot_path KIND DATASET: where the outputs of a dataset go.
-csv_path() { echo "${OUT_DIR:-$OMENDB_ROOT/bench/results}/$1_${2//-/_}.csv"; }
+# csv_path KIND DATASET, plot_path / report_path DATASET: where the outputs of a
+# dataset go.
+results_dir() { echo "${OUT_DIR:-$OMENDB_ROOT/bench/results}"; }
+csv_path() { echo "$(results_dir)/$1_${2//-/_}.csv"; }
 plot_path() { echo "${OUT_DIR:-$OMENDB_ROOT/docs/benchmarks}/alex_${1//-/_}_recall_qps.png"; }
+report_path() { echo "${OUT_DIR:-$OMENDB_ROOT/docs/benchmarks}/${1//-/_}_report.md"; }
 
 run_dataset() {
 	local ds=$1 common=() reference=() alex=()
@@ -229,12 +234,18 @@ main() {
 			--out "$(csv_path alex "$ds")" --reference "$(csv_path reference "$ds")" \
 			--plot "$(plot_path "$ds")"
 	done
+	log "writing the reports"
+	for ds in "${datasets[@]}"; do
+		"$PY" "$OMENDB_ROOT/bench/report.py" --dataset "$ds" --results-dir "$(results_dir)" \
+			--out "$(report_path "$ds")"
+	done
 
 	log "results"
 	for ds in "${datasets[@]}"; do
 		echo "  $ds: $(csv_path alex "$ds")"
 		echo "  $ds: $(csv_path reference "$ds")"
 		echo "  $ds: $(plot_path "$ds")"
+		echo "  $ds: $(report_path "$ds")"
 	done
 }
 
