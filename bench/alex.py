@@ -735,6 +735,38 @@ def reference_rows(args, n_rows, queries):
     return ref
 
 
+ZOOM_RECALL = 0.9   # the right panel: where the systems are compared
+
+
+def draw_curves(ax, curves, refs, rows, colour, min_recall=0.0):
+    """Every sweep as a line (label: its parameter value), in-process references
+    dotted, the exact seq scans as stars; points below min_recall left out."""
+    def shown(pts):
+        return [p for p in pts if p["recall_at_10"] >= min_recall]
+
+    for (system, index, build), pts in curves.items():
+        line, marker, what = BUILDS[build]
+        pts = shown(pts)
+        ax.plot([p["recall_at_10"] for p in pts], [p["qps"] for p in pts], linestyle=line,
+                marker=marker, ms=4, color=colour(system, index),
+                label=f"{index} ({system}, {what})")
+        for p in pts:
+            ax.annotate(str(p["value"]), (p["recall_at_10"], p["qps"]), fontsize=6,
+                        xytext=(2, 2), textcoords="offset points")
+    for (system, index, _), pts in refs.items():
+        pts = shown(pts)
+        ax.plot([p["recall_at_10"] for p in pts], [p["qps"] for p in pts], ":", lw=1,
+                color=colour(system, index),
+                label=f"{REFERENCE_NAMES.get((system, index), system)} (in-process)")
+    for r in rows:
+        if r["param"] == "exact":
+            ax.plot([r["recall_at_10"]], [r["qps"]], "k*" if r["system"] == "omendb" else "kX",
+                    ms=9, label=f"exact seq scan ({r['system']})")
+    ax.set_xlabel("recall@10")
+    ax.set_yscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+
+
 def plot(rows, args):
     try:
         import matplotlib
@@ -752,35 +784,24 @@ def plot(rows, args):
     def colour(system, index):   # one colour per index, whatever its build
         return colours.setdefault((system, index), f"C{len(colours) % 10}")
 
-    fig, ax = plt.subplots(figsize=(10, 6))
-    for (system, index, build), pts in curves.items():
-        line, marker, what = BUILDS[build]
-        ax.plot([p["recall_at_10"] for p in pts], [p["qps"] for p in pts], linestyle=line,
-                marker=marker, ms=4, color=colour(system, index),
-                label=f"{index} ({system}, {what})")
-        for p in pts:
-            ax.annotate(str(p["value"]), (p["recall_at_10"], p["qps"]), fontsize=6,
-                        xytext=(2, 2), textcoords="offset points")
-    for (system, index, _), pts in refs.items():
-        ax.plot([p["recall_at_10"] for p in pts], [p["qps"] for p in pts], ":", lw=1,
-                color=colour(system, index),
-                label=f"{REFERENCE_NAMES.get((system, index), system)} (in-process)")
-    for r in rows:
-        if r["param"] == "exact":
-            ax.plot([r["recall_at_10"]], [r["qps"]], "k*" if r["system"] == "omendb" else "kX",
-                    ms=9, label=f"exact seq scan ({r['system']})")
-    ax.set_xlabel("recall@10")
+    fig, (ax, zoom) = plt.subplots(1, 2, figsize=(15, 8))
+    draw_curves(ax, curves, refs, rows, colour)
     ax.set_ylabel("queries per second (one client, log scale)")
-    ax.set_yscale("log")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.set_title(f"{args.dataset} {n_rows} x {DS['dim']}, {DS['metric']}, "
-                 f"{first['queries']} queries, labels: alex.probes / hnsw.ef_search / "
-                 f"ivfflat.probes\n{first['cpu']}, PostgreSQL {first['pg_version']}"
+    ax.set_title("every sweep", fontsize=9)
+    bulk = {key: pts for key, pts in curves.items() if key[2] == "bulk"}
+    draw_curves(zoom, bulk, refs, [], colour, ZOOM_RECALL)
+    zoom.set_xlim(left=ZOOM_RECALL)
+    zoom.set_title(f"bulk builds and references, recall@10 >= {ZOOM_RECALL}", fontsize=9)
+    fig.suptitle(f"{args.dataset} {n_rows} x {DS['dim']}, {DS['metric']}, "
+                 f"{first['queries']} queries, labels: alex.probes (0: automatic) / "
+                 f"hnsw.ef_search / ivfflat.probes\n{first['cpu']}, PostgreSQL "
+                 f"{first['pg_version']}"
                  + ("; dotted: in-process libraries, one thread" if refs else ""), fontsize=9)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=4)
     os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(args.plot, dpi=120)
+    fig.tight_layout(rect=(0, 0.2, 1, 1))
+    fig.savefig(args.plot, dpi=110)
     print(f"wrote {args.plot}")
 
 
