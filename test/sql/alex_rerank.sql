@@ -8,12 +8,7 @@
 
 \i test/sql/include/knn.sql
 
-CREATE FUNCTION pg_temp.clustered(n int, dim int, first_id int)
-RETURNS TABLE (id int, v vector) LANGUAGE sql AS $$
-	SELECT i, (SELECT array_agg(sin(((i % 8) + 1) * g) + 0.3 * random())
-			   FROM generate_series(1, dim) g)::vector
-	FROM generate_series(first_id, first_id + n - 1) i
-$$;
+\i test/sql/include/clustered.sql
 
 SELECT setseed(0.5);
 CREATE TABLE items (id int, v vector(128)) WITH (autovacuum_enabled = off);
