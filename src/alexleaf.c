@@ -971,9 +971,7 @@ AlexLeafInsert(Relation index, const AlexIndexInfo *info, Buffer head_buf,
 	 * vectors in the index the record is just head and data page.
 	 */
 	span = LaneSpanOf(lane, dimensions);
-	slot = span.first;
-	if (!info->vectors_in_index)
-		slot = span.last + 1;
+	slot = info->vectors_in_index ? span.first : span.last + 1;
 	while (span.last - slot + 1 > 2)
 	{
 		state = GenericXLogStart(index);

@@ -162,7 +162,6 @@ typedef struct CheckedEntry
 typedef struct CheckState
 {
 	Relation	index;
-	int			dimensions;
 	const AlexIndexInfo *info;
 	CheckedEntry *entries;
 	int64		n;
@@ -224,18 +223,19 @@ CheckLeaf(CheckState *cs, BlockNumber leaf)
 	int64		before = cs->n;
 
 	LockBuffer(head_buf, BUFFER_LOCK_SHARE);
-	AlexCheckLeafHead(index, BufferGetPage(head_buf), leaf, cs->dimensions);
+	AlexCheckLeafHead(index, BufferGetPage(head_buf), leaf, cs->info->dimensions);
 	if (AlexPageGetOpaque(BufferGetPage(head_buf))->flags & ALEX_PAGE_DELETED)
 		CheckFailed(index, leaf, "The routing names a deleted leaf.");
 	head = AlexPageGetLeafHead(BufferGetPage(head_buf));
-	if (head->npages > head->max_pages || head->max_pages != AlexLeafMaxPages(cs->dimensions))
+	if (head->npages > head->max_pages ||
+		head->max_pages != AlexLeafMaxPages(cs->info->dimensions))
 		CheckFailed(index, leaf, "The leaf head's page list is out of bounds.");
 	if (head->has_direction)
 	{
-		float	   *direction = palloc(sizeof(float) * cs->dimensions);
+		float	   *direction = palloc(sizeof(float) * cs->info->dimensions);
 
-		AlexLeafGetDirection(head, cs->dimensions, direction);
-		for (int d = 0; d < cs->dimensions; d++)
+		AlexLeafGetDirection(head, cs->info->dimensions, direction);
+		for (int d = 0; d < cs->info->dimensions; d++)
 			if (!isfinite(direction[d]))
 				CheckFailed(index, leaf, "The leaf's key direction is not finite.");
 		pfree(direction);
@@ -378,7 +378,6 @@ alex_index_check(PG_FUNCTION_ARGS)
 
 	/* every leaf, every lane; then no TID twice */
 	cs.index = index;
-	cs.dimensions = info.dimensions;
 	cs.info = &info;
 	cs.n = 0;
 	cs.capacity = 1024;
