@@ -591,6 +591,8 @@ extern double AlexCodeLowerBound(const AlexQueryCode *qc, const AlexLeafTerms *t
 /* alexkmeans.c */
 extern int	AlexNearestCentroid(AlexMetricKind metric, const float *x,
 								const float *centroids, int k, int dimensions);
+extern void AlexNearestCentroids(AlexMetricKind metric, const float *x, int n,
+								 const float *centroids, int k, int dimensions, int *best);
 extern void AlexKmeans(const float *samples, int nsamples, int dimensions,
 					   AlexMetricKind metric, int k, float *centroids);
 

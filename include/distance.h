@@ -47,6 +47,14 @@ typedef struct DistanceKernels
 	 */
 	uint64		(*code_dot) (const uint64 *code, const uint64 *planes, int words,
 							 uint32 *nset);
+
+	/*
+	 * out[i * nb + j] = inner_product(a_i, b_j) for nb rows b_j and na rows
+	 * a_i of n floats each, bit for bit: the same sums, computed a tile of
+	 * rows at a time so that each row is read once per tile, not per pair.
+	 */
+	void		(*dot_block) (const float *a, int na, const float *b, int nb, int n,
+							  float *out);
 } DistanceKernels;
 
 #define DISTANCE_CODE_PLANES 8
@@ -60,6 +68,9 @@ extern const DistanceKernels distance_kernels_avx2;
 extern const DistanceKernels distance_kernels_avx512;
 #endif
 
+extern void DistanceDotBlockPairwise(float (*inner_product) (const float *, const float *, int),
+									 const float *a, int na, const float *b, int nb,
+									 int n, float *out);
 extern void DistanceKernelsInit(void);
 extern bool DistanceKernelSupported(DistanceKernelKind kind);
 

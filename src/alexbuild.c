@@ -274,9 +274,8 @@ AlexBuildTree(AlexBuildState *bs, BlockNumber *children, float *centroids, int n
 
 		groups = Min(groups, n);
 		AlexKmeans(centroids, n, dim, bs->info.metric, groups, group_centroids);
-		for (int i = 0; i < n; i++)
-			assignment[i] = AlexNearestCentroid(bs->info.metric, centroids + (Size) i * dim,
-												group_centroids, groups, dim);
+		AlexNearestCentroids(bs->info.metric, centroids, n, group_centroids, groups, dim,
+							 assignment);
 		for (int g = 0; g < groups; g++)
 		{
 			int			m = 0;
@@ -350,12 +349,9 @@ AlexSplitLargeClusters(AlexBuildState *bs, const float *routed, float *centroids
 	int			max_k = *k;
 	float	   *out = palloc(sizeof(float) * rdim * max_k);
 
+	AlexNearestCentroids(bs->info.metric, routed, n, centroids, *k, rdim, assignment);
 	for (int i = 0; i < n; i++)
-	{
-		assignment[i] = AlexNearestCentroid(bs->info.metric, routed + (Size) i * rdim,
-											centroids, *k, rdim);
 		counts[assignment[i]]++;
-	}
 
 	for (int c = 0; c < *k; c++)
 	{
@@ -402,17 +398,17 @@ AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
 	int		   *counts = palloc0(sizeof(int) * k);
 	int		   *assignment = palloc(sizeof(int) * bs->sample_count);
 	BlockNumber *leaves = palloc(sizeof(BlockNumber) * k);
-	float	   *routed = palloc(sizeof(float) * rdim);
+	float	   *routed = palloc(sizeof(float) * rdim * Max(bs->sample_count, 1));
 	float	   *members = palloc(sizeof(float) * dim * Max(bs->sample_count, 1));
 	float	   *direction = palloc(sizeof(float) * dim);
 	float	   *tree_centroids = palloc(sizeof(float) * rdim * k);
 
 	for (int i = 0; i < bs->sample_count; i++)
-	{
-		AlexPrepareVector(&bs->info, bs->samples + (Size) i * dim, routed);
-		assignment[i] = AlexNearestCentroid(bs->info.metric, routed, centroids, k, rdim);
+		AlexPrepareVector(&bs->info, bs->samples + (Size) i * dim, routed + (Size) i * rdim);
+	AlexNearestCentroids(bs->info.metric, routed, bs->sample_count, centroids, k, rdim,
+						 assignment);
+	for (int i = 0; i < bs->sample_count; i++)
 		counts[assignment[i]]++;
-	}
 
 	for (int c = 0; c < k; c++)
 	{
@@ -451,15 +447,55 @@ AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
  * each leaf is written whole, a page at a time (AlexBuildLeaf), and the
  * model nodes over them.  No WAL record per row, no leaf ever rewritten.
  */
+/* Rows routed to their leaves together (AlexNearestCentroids) */
+#define BULK_LOAD_BLOCK 64
+
 typedef struct BulkLoadState
 {
 	AlexBuildState *bs;
 	const float *centroids;
 	int			k;
-	float	   *routed;
 	Tuplesortstate *sort;
 	TupleTableSlot *slot;
+	/* rows waiting to be routed */
+	int			pending;
+	ItemPointerData tids[BULK_LOAD_BLOCK];
+	float	   *vectors;		/* BULK_LOAD_BLOCK x dimensions */
+	float	   *routed;			/* BULK_LOAD_BLOCK x route dimensions */
+	int			leaves[BULK_LOAD_BLOCK];
 } BulkLoadState;
+
+/* Route the pending rows and put them into the sort by leaf */
+static void
+BulkLoadFlush(BulkLoadState *bl)
+{
+	AlexBuildState *bs = bl->bs;
+	int			dim = bs->info.dimensions;
+	Size		bytes = sizeof(float) * dim;
+	MemoryContext old = MemoryContextSwitchTo(bs->tmp_context);
+	TupleTableSlot *slot = bl->slot;
+	bytea	   *copy = palloc(VARHDRSZ + bytes);
+
+	AlexNearestCentroids(bs->info.metric, bl->routed, bl->pending, bl->centroids, bl->k,
+						 bs->info.route_dimensions, bl->leaves);
+	SET_VARSIZE(copy, VARHDRSZ + bytes);
+	for (int i = 0; i < bl->pending; i++)
+	{
+		memcpy(VARDATA(copy), bl->vectors + (Size) i * dim, bytes);
+		ExecClearTuple(slot);
+		slot->tts_values[0] = Int32GetDatum(bl->leaves[i]);
+		slot->tts_values[1] = PointerGetDatum(&bl->tids[i]);
+		slot->tts_values[2] = PointerGetDatum(copy);
+		slot->tts_isnull[0] = slot->tts_isnull[1] = slot->tts_isnull[2] = false;
+		ExecStoreVirtualTuple(slot);
+		tuplesort_puttupleslot(bl->sort, slot);
+	}
+	bs->index_tuples += bl->pending;
+	bl->pending = 0;
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->index_tuples);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(bs->tmp_context);
+}
 
 static void
 BulkLoadCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
@@ -472,28 +508,20 @@ BulkLoadCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 
 	if (AlexIndexableValue(index, &bs->info, values[0], isnull[0], &vector))
 	{
-		Size		bytes = sizeof(float) * bs->info.dimensions;
-		bytea	   *copy = palloc(VARHDRSZ + bytes);
-		TupleTableSlot *slot = bl->slot;
+		int			i = bl->pending++;
 
-		SET_VARSIZE(copy, VARHDRSZ + bytes);
-		memcpy(VARDATA(copy), vector, bytes);
-		AlexPrepareVector(&bs->info, vector, bl->routed);
-
-		ExecClearTuple(slot);
-		slot->tts_values[0] = Int32GetDatum(AlexNearestCentroid(bs->info.metric, bl->routed,
-																bl->centroids, bl->k,
-																bs->info.route_dimensions));
-		slot->tts_values[1] = PointerGetDatum(tid);
-		slot->tts_values[2] = PointerGetDatum(copy);
-		slot->tts_isnull[0] = slot->tts_isnull[1] = slot->tts_isnull[2] = false;
-		ExecStoreVirtualTuple(slot);
-		tuplesort_puttupleslot(bl->sort, slot);
-		bs->index_tuples++;
-		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->index_tuples);
+		bl->tids[i] = *tid;
+		memcpy(bl->vectors + (Size) i * bs->info.dimensions, vector,
+			   sizeof(float) * bs->info.dimensions);
+		AlexPrepareVector(&bs->info, vector,
+						  bl->routed + (Size) i * bs->info.route_dimensions);
 	}
 	MemoryContextSwitchTo(old);
-	MemoryContextReset(bs->tmp_context);
+	/* the detoasted value lives in tmp_context: reset it only between rows */
+	if (bl->pending == BULK_LOAD_BLOCK)
+		BulkLoadFlush(bl);
+	else
+		MemoryContextReset(bs->tmp_context);
 }
 
 /* The leaves the bulk load wrote, with their centroids, for the tree */
@@ -559,9 +587,7 @@ WriteRun(AlexBuildState *bs, const float *centroid, const ItemPointerData *tids,
 	for (int i = 0; i < n; i++)
 		AlexPrepareVector(&bs->info, vectors + (Size) i * dim, routed + (Size) i * rdim);
 	AlexKmeans(routed, n, rdim, bs->info.metric, parts, part_centroids);
-	for (int i = 0; i < n; i++)
-		assignment[i] = AlexNearestCentroid(bs->info.metric, routed + (Size) i * rdim,
-											part_centroids, parts, rdim);
+	AlexNearestCentroids(bs->info.metric, routed, n, part_centroids, parts, rdim, assignment);
 	for (int p = 0; p < parts; p++)
 	{
 		const float *part_centroid = part_centroids + (Size) p * rdim;
@@ -618,7 +644,9 @@ AlexBulkLoad(AlexBuildState *bs, const float *centroids, int k)
 	bl.bs = bs;
 	bl.centroids = centroids;
 	bl.k = k;
-	bl.routed = palloc(sizeof(float) * rdim);
+	bl.pending = 0;
+	bl.vectors = palloc(sizeof(float) * dim * BULK_LOAD_BLOCK);
+	bl.routed = palloc(sizeof(float) * rdim * BULK_LOAD_BLOCK);
 	bl.slot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
 #if PG_VERSION_NUM >= 150000
 	bl.sort = tuplesort_begin_heap(desc, 2, keys, operators, collations, nulls_first,
@@ -629,6 +657,8 @@ AlexBulkLoad(AlexBuildState *bs, const float *centroids, int k)
 #endif
 	table_index_build_scan(bs->heap, bs->index, bs->index_info, true, true,
 						   BulkLoadCallback, &bl, NULL);
+	if (bl.pending > 0)
+		BulkLoadFlush(&bl);
 	tuplesort_performsort(bl.sort);
 
 	/* leaves in centroid order, each from its run of the sorted rows */
@@ -680,6 +710,7 @@ AlexBulkLoad(AlexBuildState *bs, const float *centroids, int k)
 	pfree(written.leaves);
 	pfree(written.centroids);
 	pfree(bl.routed);
+	pfree(bl.vectors);
 }
 
 /*

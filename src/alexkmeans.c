@@ -17,6 +17,7 @@
 
 #include "alex.h"
 #include "common/pg_prng.h"
+#include "distance.h"
 #include "miscadmin.h"
 
 #define ALEX_KMEANS_SEED		0x0a1e7
@@ -50,33 +51,47 @@ SeedCentroids(const float *samples, int n, int dimensions, AlexMetricKind metric
 			  int k, float *centroids, pg_prng_state *prng)
 {
 	double	   *weight = palloc(sizeof(double) * n);
+	float	   *norms = palloc(sizeof(float) * n);
+	float	   *dots = palloc(sizeof(float) * n);
+	bool		by_dot = metric != ALEX_METRIC_L1;
 
 	memcpy(centroids, samples + (Size) pg_prng_uint64_range(prng, 0, n - 1) * dimensions,
 		   sizeof(float) * dimensions);
 	for (int i = 0; i < n; i++)
+	{
 		weight[i] = DBL_MAX;
-
+		norms[i] = metric == ALEX_METRIC_INNER_PRODUCT || !by_dot ? 0 :
+			VectorInnerProduct(samples + (Size) i * dimensions,
+							   samples + (Size) i * dimensions, dimensions);
+	}
 	for (int c = 1; c < k; c++)
 	{
 		const float *last = centroids + (Size) (c - 1) * dimensions;
+		float		last_norm = metric == ALEX_METRIC_INNER_PRODUCT || !by_dot ? 0 :
+			VectorInnerProduct(last, last, dimensions);
 		double		total = 0;
 		double		target;
 		int			chosen = n - 1;
 
 		CHECK_FOR_INTERRUPTS();
+		/* every sample against the last centre in one block kernel call */
+		if (by_dot)
+			distance_kernels->dot_block(samples, n, last, 1, dimensions, dots);
 		for (int i = 0; i < n; i++)
 		{
-			/* shift negative inner products (-1..1) to be non-negative */
-			double		d = AlexRouteDistance(metric, samples + (Size) i * dimensions,
-											  last, dimensions);
+			double		d;
 
-			if (metric == ALEX_METRIC_INNER_PRODUCT)
-				d += 1.0;
+			if (!by_dot)
+				d = AlexRouteDistance(metric, samples + (Size) i * dimensions, last,
+									  dimensions);
+			else if (metric == ALEX_METRIC_INNER_PRODUCT)
+				d = 1.0 - dots[i];	/* shift -1..1 to be non-negative */
+			else
+				d = Max(0, norms[i] + last_norm - 2 * dots[i]);
 			if (d < weight[i])
 				weight[i] = d;
 			total += weight[i];
 		}
-
 		target = pg_prng_double(prng) * total;
 		for (int i = 0; i < n; i++)
 		{
@@ -91,6 +106,8 @@ SeedCentroids(const float *samples, int n, int dimensions, AlexMetricKind metric
 			   sizeof(float) * dimensions);
 	}
 	pfree(weight);
+	pfree(norms);
+	pfree(dots);
 }
 
 /*
@@ -117,6 +134,73 @@ AlexNearestCentroid(AlexMetricKind metric, const float *x, const float *centroid
 	return best;
 }
 
+/* Rows of x per dot_block call: their distances to every centroid */
+#define NEAREST_BLOCK_ROWS 32
+
+/*
+ * AlexNearestCentroid for n vectors at once.  For the metrics that route
+ * by squared L2 or inner product, |x - c|^2 = |x|^2 + |c|^2 - 2 <x, c> and
+ * |x|^2 is the same for every c, so the dot products decide; the block
+ * kernel reads each centroid once per block of rows instead of once per
+ * row, which is what made the build's assignment pass memory-bound.  Ties
+ * and rounding may pick a different one of two nearly equidistant
+ * centroids than AlexNearestCentroid would: either is a right leaf.
+ */
+void
+AlexNearestCentroids(AlexMetricKind metric, const float *x, int n, const float *centroids,
+					 int k, int dimensions, int *best)
+{
+	float	   *norms;
+	float	   *dots;
+
+	if (metric == ALEX_METRIC_L1)
+	{
+		for (int i = 0; i < n; i++)
+			best[i] = AlexNearestCentroid(metric, x + (Size) i * dimensions, centroids, k,
+										  dimensions);
+		return;
+	}
+
+	norms = palloc(sizeof(float) * k);
+	dots = palloc(sizeof(float) * NEAREST_BLOCK_ROWS * k);
+	for (int c = 0; c < k; c++)
+	{
+		const float *centroid = centroids + (Size) c * dimensions;
+
+		norms[c] = metric == ALEX_METRIC_INNER_PRODUCT ? 0 :
+			VectorInnerProduct(centroid, centroid, dimensions);
+	}
+	for (int start = 0; start < n; start += NEAREST_BLOCK_ROWS)
+	{
+		int			rows = Min(NEAREST_BLOCK_ROWS, n - start);
+
+		CHECK_FOR_INTERRUPTS();
+		distance_kernels->dot_block(x + (Size) start * dimensions, rows, centroids, k,
+									dimensions, dots);
+		for (int i = 0; i < rows; i++)
+		{
+			const float *row = dots + (Size) i * k;
+			int			nearest = 0;
+			float		nearest_score = FLT_MAX;
+
+			for (int c = 0; c < k; c++)
+			{
+				/* inner product: the norms are zero, the score is -2 <x, c> */
+				float		score = norms[c] - 2 * row[c];
+
+				if (score < nearest_score)
+				{
+					nearest_score = score;
+					nearest = c;
+				}
+			}
+			best[start + i] = nearest;
+		}
+	}
+	pfree(norms);
+	pfree(dots);
+}
+
 /*
  * Cluster n samples into k centroids (k <= n).  Samples are already in
  * routing space (unit length for the angular metrics).
@@ -127,6 +211,7 @@ AlexKmeans(const float *samples, int n, int dimensions, AlexMetricKind metric,
 {
 	pg_prng_state prng;
 	int		   *assignment = palloc(sizeof(int) * n);
+	int		   *nearest = palloc(sizeof(int) * n);
 	int		   *counts = palloc(sizeof(int) * k);
 	double	   *sums = palloc(sizeof(double) * k * dimensions);
 	bool		spherical = AlexSphericalCentroids(metric);
@@ -140,17 +225,12 @@ AlexKmeans(const float *samples, int n, int dimensions, AlexMetricKind metric,
 		int			changed = 0;
 
 		/* assign each sample to its nearest centroid */
+		AlexNearestCentroids(metric, samples, n, centroids, k, dimensions, nearest);
 		for (int i = 0; i < n; i++)
 		{
-			int			best;
-
-			if ((i & 255) == 0)
-				CHECK_FOR_INTERRUPTS();
-			best = AlexNearestCentroid(metric, samples + (Size) i * dimensions,
-									   centroids, k, dimensions);
-			if (iter == 0 || assignment[i] != best)
+			if (iter == 0 || assignment[i] != nearest[i])
 				changed++;
-			assignment[i] = best;
+			assignment[i] = nearest[i];
 		}
 		if (iter > 0 && changed == 0)
 			break;
@@ -186,6 +266,7 @@ AlexKmeans(const float *samples, int n, int dimensions, AlexMetricKind metric,
 	}
 
 	pfree(assignment);
+	pfree(nearest);
 	pfree(counts);
 	pfree(sums);
 }

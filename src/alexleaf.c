@@ -1295,15 +1295,19 @@ AlexPurgeMovedLanes(Relation index, Buffer head_buf, int page_index, BlockNumber
 /*
  * Principal direction of a set of vectors (a few power iterations on the
  * centred set, deterministic start), and the least-squares linear model
- * from the key to a page index in [0, npages).
+ * from the key to a page index in [0, npages).  Each iteration is two
+ * passes of the block dot kernel: y = X v over the sampled members, then
+ * w = X^T y over the transposed sample.
  */
 void
 AlexFitDirection(const float *vectors, int n, int dimensions,
 				 float *direction, float *slope, float *intercept, int npages)
 {
-	double	   *mean = palloc0(sizeof(double) * dimensions);
-	double	   *v = palloc(sizeof(double) * dimensions);
-	double	   *w = palloc(sizeof(double) * dimensions);
+	double	   *mean;
+	float	   *centred;
+	float	   *transposed;
+	float	   *projections;
+	float	   *w;
 	float	   *keys;
 	double		sk = 0,
 				sr = 0,
@@ -1317,52 +1321,52 @@ AlexFitDirection(const float *vectors, int n, int dimensions,
 	for (int d = 0; d < dimensions; d++)
 		direction[d] = (d == 0) ? 1.0f : 0.0f;
 	if (n < 2)
-		goto done;
+		return;
 
 	/* the direction from at most ALEX_DIRECTION_SAMPLE evenly spaced members */
 	step = Max(1, n / ALEX_DIRECTION_SAMPLE);
+	used = (n + step - 1) / step;
+	mean = palloc0(sizeof(double) * dimensions);
+	centred = palloc(sizeof(float) * used * dimensions);
+	transposed = palloc(sizeof(float) * used * dimensions);
+	projections = palloc(sizeof(float) * used);
+	w = palloc(sizeof(float) * dimensions);
 	for (int i = 0; i < n; i += step)
-	{
 		for (int d = 0; d < dimensions; d++)
 			mean[d] += vectors[(Size) i * dimensions + d];
-		used++;
-	}
 	for (int d = 0; d < dimensions; d++)
-	{
 		mean[d] /= used;
-		v[d] = 1.0 / sqrt((double) dimensions) * ((d % 2) ? 1 : -1) + 1e-3 * d;
-	}
+	for (int s = 0; s < used; s++)
+		for (int d = 0; d < dimensions; d++)
+		{
+			float		x = (float) (vectors[(Size) s * step * dimensions + d] - mean[d]);
+
+			centred[(Size) s * dimensions + d] = x;
+			transposed[(Size) d * used + s] = x;
+		}
+	for (int d = 0; d < dimensions; d++)
+		direction[d] = (float) (1.0 / sqrt((double) dimensions) * ((d % 2) ? 1 : -1) + 1e-3 * d);
 
 	for (int iter = 0; iter < 8; iter++)
 	{
-		double		norm = 0;
+		double		norm;
 
-		memset(w, 0, sizeof(double) * dimensions);
-		for (int i = 0; i < n; i += step)
+		distance_kernels->dot_block(centred, used, direction, 1, dimensions, projections);
+		distance_kernels->dot_block(transposed, dimensions, projections, 1, used, w);
+		norm = sqrt(VectorInnerProduct(w, w, dimensions));
+		if (!(norm > 0))
 		{
-			const float *x = vectors + (Size) i * dimensions;
-			double		dot = 0;
-
 			for (int d = 0; d < dimensions; d++)
-				dot += (x[d] - mean[d]) * v[d];
-			for (int d = 0; d < dimensions; d++)
-				w[d] += dot * (x[d] - mean[d]);
+				direction[d] = (d == 0) ? 1.0f : 0.0f;
+			goto done;
 		}
 		for (int d = 0; d < dimensions; d++)
-			norm += w[d] * w[d];
-		if (norm <= 0)
-			goto done;
-		norm = sqrt(norm);
-		for (int d = 0; d < dimensions; d++)
-			v[d] = w[d] / norm;
+			direction[d] = (float) (w[d] / norm);
 	}
-	for (int d = 0; d < dimensions; d++)
-		direction[d] = (float) v[d];
 
 	/* rank of each key, scaled to pages, regressed on the key */
 	keys = palloc(sizeof(float) * n);
-	for (int i = 0; i < n; i++)
-		keys[i] = VectorInnerProduct(direction, vectors + (Size) i * dimensions, dimensions);
+	distance_kernels->dot_block(vectors, n, direction, 1, dimensions, keys);
 	qsort(keys, n, sizeof(float), AlexFloatCompare);
 	for (int i = 0; i < n; i++)
 	{
@@ -1382,7 +1386,9 @@ AlexFitDirection(const float *vectors, int n, int dimensions,
 
 done:
 	pfree(mean);
-	pfree(v);
+	pfree(centred);
+	pfree(transposed);
+	pfree(projections);
 	pfree(w);
 }
 

@@ -137,13 +137,33 @@ PortableCodeDot(const uint64 *code, const uint64 *planes, int words, uint32 *nse
 	return total;
 }
 
+/*
+ * dot_block one pair at a time, for the paths without a tiled kernel (the
+ * caller's blocking still keeps the rows in cache).
+ */
+void
+DistanceDotBlockPairwise(float (*inner_product) (const float *, const float *, int),
+						 const float *a, int na, const float *b, int nb, int n, float *out)
+{
+	for (int j = 0; j < nb; j++)
+		for (int i = 0; i < na; i++)
+			out[(Size) i * nb + j] = inner_product(a + (Size) i * n, b + (Size) j * n, n);
+}
+
+static void
+PortableDotBlock(const float *a, int na, const float *b, int nb, int n, float *out)
+{
+	DistanceDotBlockPairwise(PortableInnerProduct, a, na, b, nb, n, out);
+}
+
 const DistanceKernels distance_kernels_portable = {
 	"portable",
 	PortableL2Squared,
 	PortableInnerProduct,
 	PortableCosineParts,
 	PortableL1,
-	PortableCodeDot
+	PortableCodeDot,
+	PortableDotBlock
 };
 
 /*

@@ -180,13 +180,20 @@ Avx2CodeDot(const uint64 *code, const uint64 *planes, int words, uint32 *nset)
 	return total;
 }
 
+AVX2_TARGET static void
+Avx2DotBlock(const float *a, int na, const float *b, int nb, int n, float *out)
+{
+	DistanceDotBlockPairwise(Avx2InnerProduct, a, na, b, nb, n, out);
+}
+
 const DistanceKernels distance_kernels_avx2 = {
 	"avx2",
 	Avx2L2Squared,
 	Avx2InnerProduct,
 	Avx2CosineParts,
 	Avx2L1,
-	Avx2CodeDot
+	Avx2CodeDot,
+	Avx2DotBlock
 };
 
 /* ---------- AVX-512: lanes 0-15 in z0, 16-31 in z1 ---------- */
@@ -305,16 +312,17 @@ Avx512L1(const float *a, const float *b, int n)
 	return Avx512Reduce(z0, z1);
 }
 
-/* Eight words at a time with VPOPCNTQ; a masked load takes the tail */
+/*
+ * Eight words at a time with VPOPCNTQ; a masked load takes the tail.  Each
+ * plane's counts are shifted by its weight into one accumulator, so there
+ * is a single horizontal sum (the integers are the same either way).
+ */
 AVX512_TARGET static uint64
 Avx512CodeDot(const uint64 *code, const uint64 *planes, int words, uint32 *nset)
 {
-	__m512i		sums[DISTANCE_CODE_PLANES];
+	__m512i		total = _mm512_setzero_si512();
 	__m512i		count = _mm512_setzero_si512();
-	uint64		total = 0;
 
-	for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
-		sums[b] = _mm512_setzero_si512();
 	for (int w = 0; w < words; w += 8)
 	{
 		__mmask8	mask = words - w >= 8 ? 0xFF : (__mmask8) ((1 << (words - w)) - 1);
@@ -324,15 +332,117 @@ Avx512CodeDot(const uint64 *code, const uint64 *planes, int words, uint32 *nset)
 		for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
 		{
 			__m512i		p = _mm512_maskz_loadu_epi64(mask, planes + b * words + w);
+			__m512i		hits = _mm512_popcnt_epi64(_mm512_and_si512(c, p));
 
-			sums[b] = _mm512_add_epi64(sums[b],
-									   _mm512_popcnt_epi64(_mm512_and_si512(c, p)));
+			total = _mm512_add_epi64(total, _mm512_slli_epi64(hits, b));
 		}
 	}
-	for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
-		total += (uint64) _mm512_reduce_add_epi64(sums[b]) << b;
 	*nset = (uint32) _mm512_reduce_add_epi64(count);
-	return total;
+	return (uint64) _mm512_reduce_add_epi64(total);
+}
+
+/*
+ * One 4 x 2 tile of dot_block: rows a0..a3 against rows b0, b1, each pair
+ * summed exactly as Avx512InnerProduct sums it (lanes 0-15 and 16-31 in
+ * two registers, masked zero tail, the same reduction), but each chunk of
+ * a row is loaded once for the tile.  Written out, so that the sixteen
+ * sums stay in registers.
+ */
+#define DOT_TILE_A 4
+#define DOT_TILE_B 2
+
+AVX512_TARGET static void
+Avx512DotTile(const float *a, const float *b, int n, float *out, int ldo)
+{
+	__m512		s00 = _mm512_setzero_ps(), s01 = s00, s10 = s00, s11 = s00;
+	__m512		s20 = s00, s21 = s00, s30 = s00, s31 = s00;
+	__m512		t00 = s00, t01 = s00, t10 = s00, t11 = s00;
+	__m512		t20 = s00, t21 = s00, t30 = s00, t31 = s00;
+
+	for (int i = 0; i < n; i += DISTANCE_LANES)
+	{
+		__mmask16	m0 = Avx512TailMask(0, n - i);
+		__mmask16	m1 = Avx512TailMask(16, n - i);
+		__m512		b0 = _mm512_maskz_loadu_ps(m0, b + i);
+		__m512		b0h = _mm512_maskz_loadu_ps(m1, b + i + 16);
+		__m512		b1 = _mm512_maskz_loadu_ps(m0, b + n + i);
+		__m512		b1h = _mm512_maskz_loadu_ps(m1, b + n + i + 16);
+		__m512		x;
+		__m512		xh;
+
+#define DOT_TILE_ROW(r, sr0, sr1, tr0, tr1) \
+		x = _mm512_maskz_loadu_ps(m0, a + (Size) (r) * n + i); \
+		xh = _mm512_maskz_loadu_ps(m1, a + (Size) (r) * n + i + 16); \
+		sr0 = _mm512_fmadd_ps(x, b0, sr0); \
+		tr0 = _mm512_fmadd_ps(xh, b0h, tr0); \
+		sr1 = _mm512_fmadd_ps(x, b1, sr1); \
+		tr1 = _mm512_fmadd_ps(xh, b1h, tr1)
+
+		DOT_TILE_ROW(0, s00, s01, t00, t01);
+		DOT_TILE_ROW(1, s10, s11, t10, t11);
+		DOT_TILE_ROW(2, s20, s21, t20, t21);
+		DOT_TILE_ROW(3, s30, s31, t30, t31);
+#undef DOT_TILE_ROW
+	}
+	out[0] = Avx512Reduce(s00, t00);
+	out[1] = Avx512Reduce(s01, t01);
+	out[ldo] = Avx512Reduce(s10, t10);
+	out[ldo + 1] = Avx512Reduce(s11, t11);
+	out[2 * ldo] = Avx512Reduce(s20, t20);
+	out[2 * ldo + 1] = Avx512Reduce(s21, t21);
+	out[3 * ldo] = Avx512Reduce(s30, t30);
+	out[3 * ldo + 1] = Avx512Reduce(s31, t31);
+}
+
+/* A 4 x 1 tile, for a single row b (the same sums as Avx512DotTile) */
+AVX512_TARGET static void
+Avx512DotColumn(const float *a, const float *b, int n, float *out, int ldo)
+{
+	__m512		s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+	__m512		t0 = s0, t1 = s0, t2 = s0, t3 = s0;
+
+	for (int i = 0; i < n; i += DISTANCE_LANES)
+	{
+		__mmask16	m0 = Avx512TailMask(0, n - i);
+		__mmask16	m1 = Avx512TailMask(16, n - i);
+		__m512		b0 = _mm512_maskz_loadu_ps(m0, b + i);
+		__m512		b0h = _mm512_maskz_loadu_ps(m1, b + i + 16);
+
+#define DOT_COLUMN_ROW(r, sr, tr) \
+		sr = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, a + (Size) (r) * n + i), b0, sr); \
+		tr = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, a + (Size) (r) * n + i + 16), b0h, tr)
+
+		DOT_COLUMN_ROW(0, s0, t0);
+		DOT_COLUMN_ROW(1, s1, t1);
+		DOT_COLUMN_ROW(2, s2, t2);
+		DOT_COLUMN_ROW(3, s3, t3);
+#undef DOT_COLUMN_ROW
+	}
+	out[0] = Avx512Reduce(s0, t0);
+	out[ldo] = Avx512Reduce(s1, t1);
+	out[2 * ldo] = Avx512Reduce(s2, t2);
+	out[3 * ldo] = Avx512Reduce(s3, t3);
+}
+
+AVX512_TARGET static void
+Avx512DotBlock(const float *a, int na, const float *b, int nb, int n, float *out)
+{
+	for (int j = 0; j < nb; j += DOT_TILE_B)
+		for (int i = 0; i < na; i += DOT_TILE_A)
+		{
+			if (na - i >= DOT_TILE_A && nb - j >= DOT_TILE_B)
+				Avx512DotTile(a + (Size) i * n, b + (Size) j * n, n, out + (Size) i * nb + j, nb);
+			else if (na - i >= DOT_TILE_A)
+				Avx512DotColumn(a + (Size) i * n, b + (Size) j * n, n, out + (Size) i * nb + j, nb);
+			else
+			{
+				/* a partial tile at the edge: pair by pair */
+				for (int x = i; x < Min(na, i + DOT_TILE_A); x++)
+					for (int y = j; y < Min(nb, j + DOT_TILE_B); y++)
+						out[(Size) x * nb + y] = Avx512InnerProduct(a + (Size) x * n,
+																	b + (Size) y * n, n);
+			}
+		}
 }
 
 const DistanceKernels distance_kernels_avx512 = {
@@ -341,7 +451,8 @@ const DistanceKernels distance_kernels_avx512 = {
 	Avx512InnerProduct,
 	Avx512CosineParts,
 	Avx512L1,
-	Avx512CodeDot
+	Avx512CodeDot,
+	Avx512DotBlock
 };
 
 #endif							/* __x86_64__ */

@@ -1,0 +1,89 @@
+--
+-- alex_kernels: an index built with any distance kernel the CPU runs is
+-- the same, byte for byte, as one built with the portable kernels.  The
+-- build's block kernel (nearest centroids for k-means and the bulk load,
+-- the leaf direction), the code encoder and the scan's code kernel must
+-- all agree bit for bit (see include/distance.h).
+--
+-- Nothing printed may depend on the CPU: kernels it lacks are skipped.
+--
+\set SHOW_CONTEXT never
+CREATE EXTENSION IF NOT EXISTS pageinspect;
+\i test/sql/include/clustered.sql
+
+SELECT setseed(0.42);
+-- 77 dimensions: a partial chunk of 32 lanes, and codes of 128 bits
+CREATE TABLE kern (id int, v vector(77));
+INSERT INTO kern SELECT * FROM pg_temp.clustered(3000, 77, 1);
+
+-- md5 of every page of the index without its header (the LSN differs)
+CREATE FUNCTION pg_temp.index_digest(idx regclass) RETURNS text LANGUAGE sql AS $$
+	SELECT md5(string_agg(substr(get_raw_page(idx::text, b::int), 25), '' ORDER BY b))
+	FROM generate_series(0, pg_relation_size(idx) / current_setting('block_size')::int - 1) b
+$$;
+
+-- the ids of the 10 nearest rows of a few queries, through the index
+CREATE FUNCTION pg_temp.answers() RETURNS text LANGUAGE sql AS $$
+	SELECT string_agg(ids, ';' ORDER BY q.id) FROM kern q,
+	LATERAL (SELECT string_agg(id::text, ',') AS ids FROM
+			 (SELECT id FROM kern ORDER BY v <-> q.v LIMIT 10) x) y
+	WHERE q.id % 300 = 0
+$$;
+
+CREATE FUNCTION pg_temp.check_build_kernels(opclass text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	k text;
+	ref_digest text;
+	ref_answers text;
+	digest text;
+	answers text;
+	tested int := 0;
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	PERFORM set_config('alex.probes', '3', true);
+	FOREACH k IN ARRAY ARRAY['portable', 'auto', 'avx2', 'avx512'] LOOP
+		BEGIN
+			PERFORM set_config('omendb.distance_kernel', k, true);
+		EXCEPTION WHEN invalid_parameter_value THEN
+			CONTINUE;		-- this CPU lacks these kernels
+		END;
+		tested := tested + 1;
+		IF to_regclass('kern_alex') IS NOT NULL THEN
+			DROP INDEX kern_alex;
+		END IF;
+		EXECUTE format('CREATE INDEX kern_alex ON kern USING alex (v %s)',
+					   opclass);
+		-- dynamic SQL: a cached plan would still name the dropped index
+		EXECUTE 'SELECT pg_temp.index_digest(''kern_alex''), pg_temp.answers()'
+			INTO digest, answers;
+		IF ref_digest IS NULL THEN
+			ref_digest := digest;
+			ref_answers := answers;
+		ELSIF digest <> ref_digest THEN
+			RAISE EXCEPTION 'kernel "%" builds a different % index than "portable"',
+				current_setting('omendb.distance_kernel'), opclass;
+		ELSIF answers <> ref_answers THEN
+			RAISE EXCEPTION 'kernel "%" answers differently than "portable" (%)',
+				current_setting('omendb.distance_kernel'), opclass;
+		END IF;
+	END LOOP;
+	DROP INDEX kern_alex;
+	IF tested < 2 THEN
+		RAISE EXCEPTION 'not even auto and portable could be tested';
+	END IF;
+	RETURN format('%s: the same index from every kernel', opclass);
+END
+$$;
+
+SELECT pg_temp.check_build_kernels('vector_l2_ops');
+SELECT pg_temp.check_build_kernels('vector_ip_ops');
+SELECT pg_temp.check_build_kernels('vector_cosine_ops');
+
+-- the check itself sees a difference: a build from other rows differs
+CREATE INDEX kern_alex ON kern USING alex (v vector_l2_ops) WITH (leaves = 12);
+SELECT pg_temp.index_digest('kern_alex') AS before \gset
+UPDATE kern SET v = v + v WHERE id = 7;
+REINDEX INDEX kern_alex;
+SELECT pg_temp.index_digest('kern_alex') <> :'before' AS digest_sees_a_change;
+
+DROP TABLE kern;
