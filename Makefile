@@ -16,6 +16,7 @@ OBJS = \
 	src/alexheap.o \
 	src/alexinsert.o \
 	src/alexleaf.o \
+	src/alexassign.o \
 	src/alexkmeans.o \
 	src/alexrouting.o \
 	src/alexscan.o \

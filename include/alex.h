@@ -488,6 +488,7 @@ extern AlexMetricKind AlexGetMetric(Relation index);
 extern const float *AlexDatumVector(Relation index, Datum value, int *dim);
 extern int	AlexRouteDimensions(int dimensions);
 extern bool AlexPrepareVector(const AlexIndexInfo *info, const float *in, float *out);
+extern bool AlexScaleToUnitLength(float *x, int dim);
 extern float AlexRouteDistance(AlexMetricKind metric, const float *a, const float *b, int dim);
 extern bool AlexSphericalCentroids(AlexMetricKind metric);
 extern void AlexSetTupleCount(Relation index, uint64 tuples);
@@ -591,6 +592,15 @@ extern double AlexCodeLowerBound(const AlexQueryCode *qc, const AlexLeafTerms *t
 /* alexkmeans.c */
 extern int	AlexNearestCentroid(AlexMetricKind metric, const float *x,
 								const float *centroids, int k, int dimensions);
+
+/* alexassign.c */
+typedef struct AlexCentroidSearch AlexCentroidSearch;
+extern AlexCentroidSearch *AlexBeginCentroidSearch(AlexMetricKind metric,
+												   const float *centroids, int k,
+												   int dimensions);
+extern void AlexFindNearestCentroids(AlexCentroidSearch *search, const float *x, int n,
+									 int *best);
+extern void AlexEndCentroidSearch(AlexCentroidSearch *search);
 extern void AlexNearestCentroids(AlexMetricKind metric, const float *x, int n,
 								 const float *centroids, int k, int dimensions, int *best);
 extern void AlexKmeans(const float *samples, int nsamples, int dimensions,

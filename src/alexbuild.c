@@ -453,8 +453,7 @@ AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
 typedef struct BulkLoadState
 {
 	AlexBuildState *bs;
-	const float *centroids;
-	int			k;
+	AlexCentroidSearch *search;	/* the leaves' centroids */
 	Tuplesortstate *sort;
 	TupleTableSlot *slot;
 	/* rows waiting to be routed */
@@ -476,8 +475,7 @@ BulkLoadFlush(BulkLoadState *bl)
 	TupleTableSlot *slot = bl->slot;
 	bytea	   *copy = palloc(VARHDRSZ + bytes);
 
-	AlexNearestCentroids(bs->info.metric, bl->routed, bl->pending, bl->centroids, bl->k,
-						 bs->info.route_dimensions, bl->leaves);
+	AlexFindNearestCentroids(bl->search, bl->routed, bl->pending, bl->leaves);
 	SET_VARSIZE(copy, VARHDRSZ + bytes);
 	for (int i = 0; i < bl->pending; i++)
 	{
@@ -642,8 +640,7 @@ AlexBulkLoad(AlexBuildState *bs, const float *centroids, int k)
 	TupleDescInitEntry(desc, 2, "tid", TIDOID, -1, 0);
 	TupleDescInitEntry(desc, 3, "vector", BYTEAOID, -1, 0);
 	bl.bs = bs;
-	bl.centroids = centroids;
-	bl.k = k;
+	bl.search = AlexBeginCentroidSearch(bs->info.metric, centroids, k, rdim);
 	bl.pending = 0;
 	bl.vectors = palloc(sizeof(float) * dim * BULK_LOAD_BLOCK);
 	bl.routed = palloc(sizeof(float) * rdim * BULK_LOAD_BLOCK);
@@ -711,6 +708,7 @@ AlexBulkLoad(AlexBuildState *bs, const float *centroids, int k)
 	pfree(written.centroids);
 	pfree(bl.routed);
 	pfree(bl.vectors);
+	AlexEndCentroidSearch(bl.search);
 }
 
 /*

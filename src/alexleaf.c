@@ -1290,7 +1290,7 @@ AlexPurgeMovedLanes(Relation index, Buffer head_buf, int page_index, BlockNumber
 	return cleared;
 }
 
-#define ALEX_DIRECTION_SAMPLE 256
+#define ALEX_DIRECTION_SAMPLE 128
 
 /*
  * Principal direction of a set of vectors (a few power iterations on the

@@ -125,35 +125,45 @@ AlexGetQuantizer(int dimensions, uint64 seed)
 typedef float Float8 __attribute__((vector_size(8 * sizeof(float))));
 
 /*
- * In-place fast Walsh-Hadamard transform, scaled to be orthonormal.  On
- * x86-64 it is compiled for AVX-512 and AVX2 as well and the CPU's best
- * runs: only adds, subtracts and one multiply per element, so every
- * version gives the same bits.
+ * One round of the rotation, in place: flip the signs, then the fast
+ * Walsh-Hadamard transform, scaled to be orthonormal.  On x86-64 it is
+ * also compiled for AVX-512 and AVX2 and the CPU's best version runs: it
+ * is only IEEE multiplies, adds and subtracts, one at a time per element,
+ * so every version gives the same bits.
  */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 static void
-Hadamard(float *x, int n)
+RotationRound(float *x, const float *signs, int n)
 {
-	float		scale = 1.0f / sqrtf((float) n);
+	Float8		scale = {0};
 
-	/* the first three stages within each group of 8, then whole blocks */
+	scale += 1.0f / sqrtf((float) n);
+
+	/* signs, then the first three stages within each group of 8 */
 	for (int i = 0; i < n; i += 8)
 	{
 		float	   *y = x + i;
+		float		a0 = y[0] * signs[i], a1 = y[1] * signs[i + 1];
+		float		a2 = y[2] * signs[i + 2], a3 = y[3] * signs[i + 3];
+		float		a4 = y[4] * signs[i + 4], a5 = y[5] * signs[i + 5];
+		float		a6 = y[6] * signs[i + 6], a7 = y[7] * signs[i + 7];
+		float		b0 = a0 + a1, b1 = a0 - a1, b2 = a2 + a3, b3 = a2 - a3;
+		float		b4 = a4 + a5, b5 = a4 - a5, b6 = a6 + a7, b7 = a6 - a7;
+		float		c0 = b0 + b2, c2 = b0 - b2, c1 = b1 + b3, c3 = b1 - b3;
+		float		c4 = b4 + b6, c6 = b4 - b6, c5 = b5 + b7, c7 = b5 - b7;
 
-		for (int len = 1; len < 8; len <<= 1)
-			for (int k = 0; k < 8; k += len << 1)
-				for (int j = k; j < k + len; j++)
-				{
-					float		a = y[j];
-					float		b = y[j + len];
-
-					y[j] = a + b;
-					y[j + len] = a - b;
-				}
+		y[0] = c0 + c4;
+		y[4] = c0 - c4;
+		y[1] = c1 + c5;
+		y[5] = c1 - c5;
+		y[2] = c2 + c6;
+		y[6] = c2 - c6;
+		y[3] = c3 + c7;
+		y[7] = c3 - c7;
 	}
+	/* the other stages, eight elements at a time */
 	for (int len = 8; len < n; len <<= 1)
 		for (int i = 0; i < n; i += len << 1)
 			for (int j = i; j < i + len; j += 8)
@@ -170,8 +180,14 @@ Hadamard(float *x, int n)
 				memcpy(x + j, &sum, sizeof(Float8));
 				memcpy(x + j + len, &diff, sizeof(Float8));
 			}
-	for (int i = 0; i < n; i++)
-		x[i] *= scale;
+	for (int i = 0; i < n; i += 8)
+	{
+		Float8		v;
+
+		memcpy(&v, x + i, sizeof(Float8));
+		v *= scale;
+		memcpy(x + i, &v, sizeof(Float8));
+	}
 }
 
 /* out (padded floats) = P in (dimensions floats, zero-padded) */
@@ -181,13 +197,7 @@ AlexRotate(const AlexQuantizer *qz, const float *in, float *out)
 	memcpy(out, in, sizeof(float) * qz->dimensions);
 	memset(out + qz->dimensions, 0, sizeof(float) * (qz->padded - qz->dimensions));
 	for (int round = 0; round < ALEX_ROTATION_ROUNDS; round++)
-	{
-		const float *signs = qz->signs + (Size) round * qz->padded;
-
-		for (int i = 0; i < qz->padded; i++)
-			out[i] *= signs[i];
-		Hadamard(out, qz->padded);
-	}
+		RotationRound(out, qz->signs + (Size) round * qz->padded, qz->padded);
 }
 
 /*
@@ -245,16 +255,9 @@ RotateReference(const AlexQuantizer *qz, const float *reference)
 static void
 EstimatorVector(AlexMetricKind metric, const float *in, float *out, int dim)
 {
-	double		norm = 0;
-
 	memcpy(out, in, sizeof(float) * dim);
-	if (metric != ALEX_METRIC_COSINE)
-		return;
-	for (int i = 0; i < dim; i++)
-		norm += (double) in[i] * in[i];
-	if (norm > 0)
-		for (int i = 0; i < dim; i++)
-			out[i] = (float) (in[i] / sqrt(norm));
+	if (metric == ALEX_METRIC_COSINE)
+		(void) AlexScaleToUnitLength(out, dim);
 }
 
 /*

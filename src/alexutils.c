@@ -210,19 +210,28 @@ AlexRouteDimensions(int dimensions)
 static bool
 AlexNormaliseForMetric(AlexMetricKind metric, float *x, int dim)
 {
-	double		norm = 0.0;
-
 	if (metric != ALEX_METRIC_COSINE && metric != ALEX_METRIC_INNER_PRODUCT)
 		return true;
-
-	for (int i = 0; i < dim; i++)
-		norm += (double) x[i] * (double) x[i];
 	/* a zero vector has an inner product (0) with anything, but no angle */
-	if (norm <= 0.0)
-		return metric == ALEX_METRIC_INNER_PRODUCT;
-	norm = sqrt(norm);
+	return AlexScaleToUnitLength(x, dim) || metric == ALEX_METRIC_INNER_PRODUCT;
+}
+
+/*
+ * Scale x to unit length in place; false (x untouched) for a zero vector.
+ * The squared norm comes from the distance kernel (the same bits on every
+ * CPU), the scaling is one multiply an element.
+ */
+bool
+AlexScaleToUnitLength(float *x, int dim)
+{
+	float		norm = VectorInnerProduct(x, x, dim);
+	float		inverse;
+
+	if (!(norm > 0))
+		return false;
+	inverse = (float) (1.0 / sqrt((double) norm));
 	for (int i = 0; i < dim; i++)
-		x[i] = (float) (x[i] / norm);
+		x[i] *= inverse;
 	return true;
 }
 

@@ -12,9 +12,11 @@ CREATE EXTENSION IF NOT EXISTS pageinspect;
 \i test/sql/include/clustered.sql
 
 SELECT setseed(0.42);
--- 77 dimensions: a partial chunk of 32 lanes, and codes of 128 bits
-CREATE TABLE kern (id int, v vector(77));
-INSERT INTO kern SELECT * FROM pg_temp.clustered(3000, 77, 1);
+-- 130 dimensions: a partial chunk of 32 lanes, codes of 256 bits, and wide
+-- enough for the build's short-list search of nearest centroids (which
+-- needs 64 centroids or more: WITH (leaves = 70) below)
+CREATE TABLE kern (id int, v vector(130));
+INSERT INTO kern SELECT * FROM pg_temp.clustered(3000, 130, 1);
 
 -- md5 of every page of the index without its header (the LSN differs)
 CREATE FUNCTION pg_temp.index_digest(idx regclass) RETURNS text LANGUAGE sql AS $$
@@ -30,7 +32,7 @@ CREATE FUNCTION pg_temp.answers() RETURNS text LANGUAGE sql AS $$
 	WHERE q.id % 300 = 0
 $$;
 
-CREATE FUNCTION pg_temp.check_build_kernels(opclass text) RETURNS text LANGUAGE plpgsql AS $$
+CREATE FUNCTION pg_temp.check_build_kernels(opclass text, options text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
 	k text;
 	ref_digest text;
@@ -51,8 +53,8 @@ BEGIN
 		IF to_regclass('kern_alex') IS NOT NULL THEN
 			DROP INDEX kern_alex;
 		END IF;
-		EXECUTE format('CREATE INDEX kern_alex ON kern USING alex (v %s)',
-					   opclass);
+		EXECUTE format('CREATE INDEX kern_alex ON kern USING alex (v %s) %s',
+					   opclass, options);
 		-- dynamic SQL: a cached plan would still name the dropped index
 		EXECUTE 'SELECT pg_temp.index_digest(''kern_alex''), pg_temp.answers()'
 			INTO digest, answers;
@@ -71,13 +73,13 @@ BEGIN
 	IF tested < 2 THEN
 		RAISE EXCEPTION 'not even auto and portable could be tested';
 	END IF;
-	RETURN format('%s: the same index from every kernel', opclass);
+	RETURN format('%s %s: the same index from every kernel', opclass, options);
 END
 $$;
 
-SELECT pg_temp.check_build_kernels('vector_l2_ops');
-SELECT pg_temp.check_build_kernels('vector_ip_ops');
-SELECT pg_temp.check_build_kernels('vector_cosine_ops');
+SELECT pg_temp.check_build_kernels(opclass, options)
+FROM unnest(ARRAY['vector_l2_ops', 'vector_ip_ops', 'vector_cosine_ops']) opclass,
+	 unnest(ARRAY['', 'WITH (leaves = 70)']) options;
 
 -- the check itself sees a difference: a build from other rows differs
 CREATE INDEX kern_alex ON kern USING alex (v vector_l2_ops) WITH (leaves = 12);
