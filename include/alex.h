@@ -81,7 +81,7 @@
 #define ALEX_AUTO_PROBE_FRACTION 0.03
 #define ALEX_MAX_PROBES_LIMIT	100000
 #define ALEX_DEFAULT_MAX_PROBES 1000
-#define ALEX_DEFAULT_BOUND_EPSILON 4.0
+#define ALEX_DEFAULT_BOUND_EPSILON 3.0
 
 /* Below this many padded dimensions codes estimate too loosely: rerank all */
 #define ALEX_MIN_CODE_DIMENSIONS 128

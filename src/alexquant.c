@@ -16,7 +16,7 @@
  * with error at most |w| sqrt((1 - f^2) / f^2) eps0 / sqrt(Dp - 1) with high
  * probability (Gao & Long, SIGMOD 2024, who use eps0 = 1.9; the error is
  * close to normal with that scale, so 1.9 still fails for about 3% of
- * vectors: alex.bound_epsilon defaults to 4).  For L2 (and cosine on
+ * vectors: alex.bound_epsilon defaults to 3).  For L2 (and cosine on
  * unit vectors, and L1 bounded below by L2) w = q - c:
  *
  *		|q - o|^2 = |q - c|^2 + |r|^2 - 2 |r| <u, q - c>
