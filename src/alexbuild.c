@@ -441,14 +441,15 @@ AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
 	pfree(tree_centroids);
 }
 
+/* Rows routed to their leaves together (AlexFindNearestCentroids) */
+#define BULK_LOAD_BLOCK 64
+
 /*
  * The serial load phase: one heap pass routes every row to its leaf into a
  * sort by leaf (spilling past maintenance_work_mem, never failing), then
  * each leaf is written whole, a page at a time (AlexBuildLeaf), and the
  * model nodes over them.  No WAL record per row, no leaf ever rewritten.
  */
-/* Rows routed to their leaves together (AlexNearestCentroids) */
-#define BULK_LOAD_BLOCK 64
 
 typedef struct BulkLoadState
 {

@@ -61,21 +61,22 @@ SeedCentroids(const float *samples, int n, int dimensions, AlexMetricKind metric
 	float	   *norms = palloc(sizeof(float) * n);
 	float	   *dots = palloc(sizeof(float) * n);
 	bool		by_dot = metric != ALEX_METRIC_L1;
+	/* squared L2 from dot products needs the norms; inner product does not */
+	bool		with_norms = by_dot && metric != ALEX_METRIC_INNER_PRODUCT;
 
 	memcpy(centroids, samples + (Size) pg_prng_uint64_range(prng, 0, n - 1) * dimensions,
 		   sizeof(float) * dimensions);
 	for (int i = 0; i < n; i++)
 	{
 		weight[i] = DBL_MAX;
-		norms[i] = metric == ALEX_METRIC_INNER_PRODUCT || !by_dot ? 0 :
-			VectorInnerProduct(samples + (Size) i * dimensions,
-							   samples + (Size) i * dimensions, dimensions);
+		norms[i] = with_norms ? VectorInnerProduct(samples + (Size) i * dimensions,
+												   samples + (Size) i * dimensions,
+												   dimensions) : 0;
 	}
 	for (int c = 1; c < k; c++)
 	{
 		const float *last = centroids + (Size) (c - 1) * dimensions;
-		float		last_norm = metric == ALEX_METRIC_INNER_PRODUCT || !by_dot ? 0 :
-			VectorInnerProduct(last, last, dimensions);
+		float		last_norm = with_norms ? VectorInnerProduct(last, last, dimensions) : 0;
 		double		total = 0;
 		double		target;
 		int			chosen = n - 1;
