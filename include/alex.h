@@ -307,6 +307,10 @@ typedef struct AlexRouting
 	int			nnodes;
 	AlexRouteNode *nodes;		/* nodes[0] is the root */
 	float	   *centroids;		/* (nroutes + nnodes) x dimensions */
+	/* the leaf centroids in 8 bits, to order a query's probes */
+	int8	   *route_codes;	/* nroutes x dimensions: centroid ~= scale * code */
+	float	   *route_scales;
+	float	   *route_norms;	/* |centroid|^2, exact */
 } AlexRouting;
 
 /* Per-index facts needed everywhere, taken from the metapage and opclass */
@@ -444,9 +448,13 @@ typedef struct AlexBuildState
 	int			sample_target;
 	int			sample_count;
 	float	   *samples;
+	Datum	   *sample_toasted;	/* per slot: the row's TOAST pointer while
+								 * its vector is not fetched yet, else 0 */
+	bool	   *sample_empty;	/* per slot: the row turned out unindexable */
 	double		rows_seen;
 	pg_prng_state prng;
 	MemoryContext tmp_context;
+	MemoryContext sample_context;	/* the sampled rows' TOAST pointers */
 } AlexBuildState;
 
 /* alex.c */

@@ -55,6 +55,13 @@ typedef struct DistanceKernels
 	 */
 	void		(*dot_block) (const float *a, int na, const float *b, int nb, int n,
 							  float *out);
+
+	/*
+	 * out[r] = sum over i < n of codes[r * n + i] * q[i], for nrows rows of
+	 * 8-bit codes.  Integer: every kernel agrees.
+	 */
+	void		(*int8_dots) (const int8 *codes, int nrows, int n, const int8 *q,
+							  int32 *out);
 } DistanceKernels;
 
 #define DISTANCE_CODE_PLANES 8

@@ -156,6 +156,20 @@ PortableDotBlock(const float *a, int na, const float *b, int nb, int n, float *o
 	DistanceDotBlockPairwise(PortableInnerProduct, a, na, b, nb, n, out);
 }
 
+static void
+PortableInt8Dots(const int8 *codes, int nrows, int n, const int8 *q, int32 *out)
+{
+	for (int r = 0; r < nrows; r++)
+	{
+		const int8 *c = codes + (Size) r * n;
+		int32		sum = 0;
+
+		for (int i = 0; i < n; i++)
+			sum += (int32) c[i] * (int32) q[i];
+		out[r] = sum;
+	}
+}
+
 const DistanceKernels distance_kernels_portable = {
 	"portable",
 	PortableL2Squared,
@@ -163,7 +177,8 @@ const DistanceKernels distance_kernels_portable = {
 	PortableCosineParts,
 	PortableL1,
 	PortableCodeDot,
-	PortableDotBlock
+	PortableDotBlock,
+	PortableInt8Dots
 };
 
 /*
@@ -205,7 +220,8 @@ DistanceKernelSupported(DistanceKernelKind kind)
 			return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 		case DISTANCE_KERNEL_AVX512:
 			return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma") &&
-				__builtin_cpu_supports("avx512vpopcntdq");
+				__builtin_cpu_supports("avx512vpopcntdq") &&
+				__builtin_cpu_supports("avx512bw");
 #else
 		case DISTANCE_KERNEL_AVX2:
 		case DISTANCE_KERNEL_AVX512:
