@@ -165,19 +165,37 @@ AlexIndexableValue(Relation index, const AlexIndexInfo *info, Datum value,
 	return true;
 }
 
+/* Copy the vector of value into sample slot, or mark the slot empty */
+static void
+SampleVector(AlexBuildState *bs, int slot, Datum value)
+{
+	const float *vector;
+	MemoryContext old = MemoryContextSwitchTo(bs->tmp_context);
+
+	bs->sample_empty[slot] = !AlexIndexableValue(bs->index, &bs->info, value, false, &vector);
+	if (!bs->sample_empty[slot])
+		memcpy(bs->samples + (Size) slot * bs->info.dimensions, vector,
+			   sizeof(float) * bs->info.dimensions);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(bs->tmp_context);
+}
+
+/*
+ * Reservoir sampling of the non-null rows: row i replaces a random slot
+ * with chance k/i.  Most rows are never kept, and a vector stored out of
+ * line costs a TOAST index lookup to read, so a kept row's TOAST pointer
+ * is copied and its vector fetched only once the sample is final
+ * (FetchSampleVectors); the table is locked against VACUUM meanwhile.
+ */
 static void
 SampleCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 			   bool tupleIsAlive, void *state)
 {
 	AlexBuildState *bs = (AlexBuildState *) state;
-	const float *vector;
 	int			slot;
-	MemoryContext old = MemoryContextSwitchTo(bs->tmp_context);
 
-	if (!AlexIndexableValue(index, &bs->info, values[0], isnull[0], &vector))
-		goto done;
-
-	/* reservoir sampling: row i replaces a random slot with chance k/i */
+	if (isnull[0])
+		return;
 	bs->rows_seen++;
 	if (bs->sample_count < bs->sample_target)
 		slot = bs->sample_count++;
@@ -186,15 +204,50 @@ SampleCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		uint64		pick = pg_prng_uint64_range(&bs->prng, 0, (uint64) bs->rows_seen - 1);
 
 		if (pick >= (uint64) bs->sample_target)
-			goto done;
+			return;
 		slot = (int) pick;
 	}
-	memcpy(bs->samples + (Size) slot * bs->info.dimensions, vector,
-		   sizeof(float) * bs->info.dimensions);
+	if (bs->sample_toasted[slot] != (Datum) 0)
+		pfree(DatumGetPointer(bs->sample_toasted[slot]));
+	bs->sample_toasted[slot] = (Datum) 0;
+	bs->sample_empty[slot] = false;
 
-done:
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(bs->tmp_context);
+	if (VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(values[0])))
+	{
+		Size		size = VARSIZE_EXTERNAL(DatumGetPointer(values[0]));
+		void	   *copy = MemoryContextAlloc(bs->sample_context, size);
+
+		memcpy(copy, DatumGetPointer(values[0]), size);
+		bs->sample_toasted[slot] = PointerGetDatum(copy);
+	}
+	else
+		SampleVector(bs, slot, values[0]);
+}
+
+/*
+ * Fetch the vectors of the sampled rows still in TOAST, and drop the slots
+ * of unindexable rows (zero vectors for cosine).
+ */
+static void
+FetchSampleVectors(AlexBuildState *bs)
+{
+	int			kept = 0;
+
+	for (int slot = 0; slot < bs->sample_count; slot++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (bs->sample_toasted[slot] != (Datum) 0)
+			SampleVector(bs, slot, bs->sample_toasted[slot]);
+		if (bs->sample_empty[slot])
+			continue;
+		if (kept != slot)
+			memcpy(bs->samples + (Size) kept * bs->info.dimensions,
+				   bs->samples + (Size) slot * bs->info.dimensions,
+				   sizeof(float) * bs->info.dimensions);
+		kept++;
+	}
+	bs->sample_count = kept;
+	MemoryContextReset(bs->sample_context);
 }
 
 static void
@@ -831,8 +884,13 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	bs.sample_target = AlexSampleTarget(heap, bs.info.dimensions, leaves_option);
 	bs.samples = palloc_extended(sizeof(float) * bs.info.dimensions * bs.sample_target,
 								 MCXT_ALLOC_HUGE);
+	bs.sample_toasted = palloc0(sizeof(Datum) * bs.sample_target);
+	bs.sample_empty = palloc0(sizeof(bool) * bs.sample_target);
+	bs.sample_context = AllocSetContextCreate(CurrentMemoryContext, "alex build sample",
+											  ALLOCSET_DEFAULT_SIZES);
 	bs.heap_tuples = table_index_build_scan(heap, index, indexInfo, true, true,
 											SampleCallback, &bs, NULL);
+	FetchSampleVectors(&bs);
 
 	if (bs.sample_count > 0)
 	{
@@ -880,7 +938,10 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		pfree(centroids);
 	}
 	pfree(bs.samples);
+	pfree(bs.sample_toasted);
+	pfree(bs.sample_empty);
 
+	MemoryContextDelete(bs.sample_context);
 	MemoryContextDelete(bs.tmp_context);
 	result->heap_tuples = bs.heap_tuples;
 	result->index_tuples = bs.index_tuples;

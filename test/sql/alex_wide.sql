@@ -34,6 +34,18 @@ SELECT bool_and(d >= prev) AS ordered, count(*) AS n FROM (
 ) u;
 RESET alex.probes;
 RESET enable_seqscan;
+-- the build samples rows by their TOAST pointers and reads the vectors of
+-- the kept ones afterwards: zero vectors (no cosine) and NULLs among them
+-- are left out, and every other row is indexed
+UPDATE items SET v = NULL WHERE id % 10 = 3;
+UPDATE items SET v = array_fill(0, ARRAY[1000])::vector WHERE id % 10 = 7;
+SELECT pg_relation_size(reltoastrelid) > 600 * 4000 AS vectors_out_of_line
+FROM pg_class WHERE relname = 'items';
+CREATE INDEX items_cos ON items USING alex (v vector_cosine_ops);
+SELECT entries = (SELECT count(*) FROM items WHERE v IS NOT NULL AND id % 10 <> 7) AS all_indexed
+FROM alex_index_stats('items_cos');
+SELECT alex_index_check('items_cos');
+SELECT pg_temp.exhaustive_equals_exact('items', '<=>', 30);
 DROP TABLE items, queries;
 
 -- 16,000 dimensions, the most the type allows: cosine and L2, built on an
