@@ -1192,6 +1192,7 @@ AlexPinLaneVector(Relation index, BlockNumber data_blkno, const BlockNumber *vec
 		bufs[n] = ReadBuffer(index, OccupiedSlotBlock(index, data_blkno, vector_pages, slot));
 		piece = PageGetContents(BufferGetPage(bufs[n])) + page_offset;
 		__builtin_prefetch(BufferGetPage(bufs[n]));
+		__builtin_prefetch(BufferGetPage(bufs[n]) + BLCKSZ - 64);	/* its kind */
 		for (Size off = 0; off < len; off += 64)
 			__builtin_prefetch(piece + off);
 		n++;

@@ -238,6 +238,7 @@ ScanLeaf(Relation index, AlexScanOpaque so, BlockNumber leaf)
 		bufs[i] = ReadBuffer(index, pages[i]);
 		__builtin_prefetch(BufferGetPage(bufs[i]));
 		__builtin_prefetch(BufferGetPage(bufs[i]) + 64);
+		__builtin_prefetch(BufferGetPage(bufs[i]) + BLCKSZ - 64);	/* its kind */
 	}
 
 	cc.so = so;
