@@ -13,6 +13,7 @@ OBJS = \
 	src/distance_x86.o \
 	src/alex.o \
 	src/alexbuild.o \
+	src/alexbulk.o \
 	src/alexheap.o \
 	src/alexinsert.o \
 	src/alexleaf.o \

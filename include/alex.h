@@ -432,6 +432,9 @@ typedef struct AlexScanOpaqueData
 
 typedef AlexScanOpaqueData *AlexScanOpaque;
 
+/* The serial build's page writer (alexbulk.c) */
+typedef struct AlexBulkWriter AlexBulkWriter;
+
 /* Build state */
 typedef struct AlexBuildState
 {
@@ -455,6 +458,7 @@ typedef struct AlexBuildState
 	pg_prng_state prng;
 	MemoryContext tmp_context;
 	MemoryContext sample_context;	/* the sampled rows' TOAST pointers */
+	AlexBulkWriter *bulk;		/* the serial load's leaf pages; else NULL */
 } AlexBuildState;
 
 /* alex.c */
@@ -541,7 +545,7 @@ extern BlockNumber AlexCreateLeaf(Relation index, const AlexIndexInfo *info, int
 								  float key_intercept, const float *reference);
 extern BlockNumber AlexBuildLeaf(Relation index, const AlexIndexInfo *info, double density,
 								 const float *reference, const ItemPointerData *tids,
-								 const float *vectors, int n);
+								 const float *vectors, int n, AlexBulkWriter *bulk);
 extern bool AlexLeafInsert(Relation index, const AlexIndexInfo *info, Buffer head_buf,
 						   const float *vector, ItemPointer tid);
 extern const float *AlexLeafReference(const AlexLeafHead head, int dimensions);
@@ -613,6 +617,12 @@ extern void AlexNearestCentroids(AlexMetricKind metric, const float *x, int n,
 								 const float *centroids, int k, int dimensions, int *best);
 extern void AlexKmeans(const float *samples, int nsamples, int dimensions,
 					   AlexMetricKind metric, int k, float *centroids);
+
+/* alexbulk.c */
+extern AlexBulkWriter *AlexBulkBegin(Relation index);
+extern BlockNumber AlexBulkReserve(AlexBulkWriter *w, int n);
+extern void AlexBulkWrite(AlexBulkWriter *w, BlockNumber blkno, Page page);
+extern void AlexBulkEnd(AlexBulkWriter *w);
 
 /* alexsplit.c */
 extern void AlexSplitLeaf(Relation index, AlexIndexInfo *info, AlexRouting *routing,

@@ -625,7 +625,8 @@ WriteRun(AlexBuildState *bs, const float *centroid, const ItemPointerData *tids,
 	{
 		AddWrittenLeaf(out, rdim,
 					   AlexBuildLeaf(bs->index, &bs->info, ALEX_BUILD_DENSITY,
-									 AlexCodeReference(&bs->info, centroid), tids, vectors, n),
+									 AlexCodeReference(&bs->info, centroid), tids, vectors, n,
+									 bs->bulk),
 					   centroid);
 		return;
 	}
@@ -657,7 +658,7 @@ WriteRun(AlexBuildState *bs, const float *centroid, const ItemPointerData *tids,
 			AddWrittenLeaf(out, rdim,
 						   AlexBuildLeaf(bs->index, &bs->info, ALEX_BUILD_DENSITY,
 										 AlexCodeReference(&bs->info, part_centroid),
-										 part_tids, part_vectors, m),
+										 part_tids, part_vectors, m, bs->bulk),
 						   part_centroid);
 	}
 	pfree(routed);
@@ -718,6 +719,7 @@ AlexBulkLoad(AlexBuildState *bs, const float *centroids, int k)
 	written.leaves = palloc(sizeof(BlockNumber) * written.capacity);
 	written.centroids = palloc(sizeof(float) * rdim * written.capacity);
 	out = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	bs->bulk = AlexBulkBegin(bs->index);
 	tids = MemoryContextAlloc(leaf_context, sizeof(ItemPointerData) * max_n);
 	vectors = MemoryContextAllocHuge(leaf_context, sizeof(float) * dim * max_n);
 	do
@@ -751,6 +753,8 @@ AlexBulkLoad(AlexBuildState *bs, const float *centroids, int k)
 			n++;
 		}
 	} while (more);
+	AlexBulkEnd(bs->bulk);
+	bs->bulk = NULL;
 
 	tuplesort_end(bl.sort);
 	ExecDropSingleTupleTableSlot(bl.slot);

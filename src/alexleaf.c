@@ -718,7 +718,7 @@ typedef struct BuildPage
 	const float *vectors;
 	const int  *members;		/* indexes into tids/vectors, in lane order */
 	int			n;
-	Buffer	   *bufs;			/* the data page, then its vector pages */
+	const BlockNumber *blknos;	/* the data page, then its vector pages */
 } BuildPage;
 
 static void
@@ -746,7 +746,7 @@ InitBuildPage(Page page, int i, void *arg)
 		}
 		hdr->used = bp->n;
 		for (int s = 0; s < VectorSlotsFor(bp->n, bp->info); s++)
-			AlexVectorPageList(hdr)[s] = BufferGetBlockNumber(bp->bufs[1 + s]);
+			AlexVectorPageList(hdr)[s] = bp->blknos[1 + s];
 	}
 	else
 	{
@@ -771,29 +771,48 @@ InitBuildPage(Page page, int i, void *arg)
  * entries, which go to the data pages in key order, spread evenly, so each
  * page keeps gaps for inserts; lane codes are relative to reference.  Like
  * AlexCreateLeaf, the leaf is unreachable until the caller routes to it,
- * whose switch counts the entries in the metapage.  Returns the head block.
+ * whose switch counts the entries in the metapage.  With a bulk writer (the
+ * serial build) the pages go straight to the file, in block order: the
+ * data and vector pages, then the head.  Returns the head block.
  */
 BlockNumber
 AlexBuildLeaf(Relation index, const AlexIndexInfo *info, double density,
 			  const float *reference, const ItemPointerData *tids,
-			  const float *vectors, int n)
+			  const float *vectors, int n, AlexBulkWriter *bulk)
 {
 	int			dim = info->dimensions;
 	int			lanes = AlexLanesPerPage(info);
-	Buffer		head_buf = AlexNewBuffer(index);
-	BlockNumber head_blkno = BufferGetBlockNumber(head_buf);
+	Buffer		head_buf = bulk ? InvalidBuffer : AlexNewBuffer(index);
+	BlockNumber head_blkno;
+	BlockNumber next_block = InvalidBlockNumber;	/* bulk: next reserved */
 	PGAlignedBlock head_page;	/* built here, logged last */
+	PGAlignedBlock page;		/* bulk: the page being written */
 	GenericXLogState *state;
 	AlexLeafHead head;
 	KeyedEntry *order = palloc(sizeof(KeyedEntry) * Max(n, 1));
 	int		   *members = palloc(sizeof(int) * Max(n, 1));
 	Buffer	   *bufs = palloc(sizeof(Buffer) * (1 + ALEX_MAX_VECTOR_PAGES + 1));
+	BlockNumber *blknos = palloc(sizeof(BlockNumber) * (1 + ALEX_MAX_VECTOR_PAGES + 1));
 	int			capacity = (int) ceil(Max(n, 1) / density);
 	int			npages = AlexLeafPagesFor(info, Max(capacity, n));
 	float	   *direction = palloc(sizeof(float) * dim);
 	float		key_slope;
 	float		key_intercept;
 	int			next = 0;
+
+	if (bulk)
+	{
+		/* the head comes last, so every block of the leaf is counted first */
+		int			total = 0;
+
+		for (int p = 0; p < npages; p++)
+			total += 1 + VectorSlotsFor((int) (((int64) (p + 1) * n) / npages) -
+										(int) (((int64) p * n) / npages), info);
+		next_block = AlexBulkReserve(bulk, total + 1);
+		head_blkno = next_block + total;
+	}
+	else
+		head_blkno = BufferGetBlockNumber(head_buf);
 
 	AlexFitDirection(vectors, n, dim, direction, &key_slope, &key_intercept, npages);
 	AlexInitHeadPage(head_page.data, dim, direction, key_slope, key_intercept, reference);
@@ -823,20 +842,39 @@ AlexBuildLeaf(Relation index, const AlexIndexInfo *info, double density,
 			members[m++] = order[next].index;
 		nbufs = 1 + VectorSlotsFor(m, info);
 		for (int b = 0; b < nbufs; b++)
-			bufs[b] = AlexNewBuffer(index);
+		{
+			if (bulk)
+				blknos[b] = next_block++;
+			else
+			{
+				bufs[b] = AlexNewBuffer(index);
+				blknos[b] = BufferGetBlockNumber(bufs[b]);
+			}
+		}
 
 		bp.info = info;
 		bp.head = head_blkno;
-		bp.data_blkno = BufferGetBlockNumber(bufs[0]);
+		bp.data_blkno = blknos[0];
 		bp.reference = AlexLeafReference(head, dim);
 		bp.tids = tids;
 		bp.vectors = vectors;
 		bp.members = members;
 		bp.n = m;
-		bp.bufs = bufs;
-		LogNewPages(index, bufs, nbufs, InitBuildPage, &bp);
-		for (int b = 0; b < nbufs; b++)
-			UnlockReleaseBuffer(bufs[b]);
+		bp.blknos = blknos;
+		if (bulk)
+		{
+			for (int b = 0; b < nbufs; b++)
+			{
+				InitBuildPage(page.data, b, &bp);
+				AlexBulkWrite(bulk, blknos[b], page.data);
+			}
+		}
+		else
+		{
+			LogNewPages(index, bufs, nbufs, InitBuildPage, &bp);
+			for (int b = 0; b < nbufs; b++)
+				UnlockReleaseBuffer(bufs[b]);
+		}
 
 		head->pages[p] = bp.data_blkno;
 		HeadUsed(head)[p] = m;
@@ -846,15 +884,21 @@ AlexBuildLeaf(Relation index, const AlexIndexInfo *info, double density,
 	head->entries = n;
 	head->counted = n;			/* the caller's routing switch counts them */
 
-	state = GenericXLogStart(index);
-	memcpy(GenericXLogRegisterBuffer(state, head_buf, GENERIC_XLOG_FULL_IMAGE),
-		   head_page.data, BLCKSZ);
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(head_buf);
+	if (bulk)
+		AlexBulkWrite(bulk, head_blkno, head_page.data);
+	else
+	{
+		state = GenericXLogStart(index);
+		memcpy(GenericXLogRegisterBuffer(state, head_buf, GENERIC_XLOG_FULL_IMAGE),
+			   head_page.data, BLCKSZ);
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(head_buf);
+	}
 
 	pfree(order);
 	pfree(members);
 	pfree(bufs);
+	pfree(blknos);
 	pfree(direction);
 	return head_blkno;
 }

@@ -252,7 +252,7 @@ BuildSplitLeaf(Relation index, SplitSet *set, int side, const float *centroid)
 			tids[n++] = set->entries[i].tid;
 		}
 	leaf = AlexBuildLeaf(index, set->info, ALEX_GROWTH_DENSITY,
-						 AlexCodeReference(set->info, centroid), tids, members, n);
+						 AlexCodeReference(set->info, centroid), tids, members, n, NULL);
 	pfree(members);
 	pfree(tids);
 	return leaf;
