@@ -764,6 +764,13 @@ InitBuildPage(Page page, int i, void *arg)
 	}
 }
 
+/* Entries [PageEnd(p - 1), PageEnd(p)) of AlexBuildLeaf's key order go to its page p */
+static inline int
+PageEnd(int p, int n, int npages)
+{
+	return (int) (((int64) (p + 1) * n) / npages);
+}
+
 /*
  * Create a leaf holding n entries at the given density, written a page at
  * a time as full page images instead of a record per lane (bulk build,
@@ -806,8 +813,8 @@ AlexBuildLeaf(Relation index, const AlexIndexInfo *info, double density,
 		int			total = 0;
 
 		for (int p = 0; p < npages; p++)
-			total += 1 + VectorSlotsFor((int) (((int64) (p + 1) * n) / npages) -
-										(int) (((int64) p * n) / npages), info);
+			total += 1 + VectorSlotsFor(PageEnd(p, n, npages) - PageEnd(p - 1, n, npages),
+										info);
 		next_block = AlexBulkReserve(bulk, total + 1);
 		head_blkno = next_block + total;
 	}
@@ -832,7 +839,7 @@ AlexBuildLeaf(Relation index, const AlexIndexInfo *info, double density,
 
 	for (int p = 0; p < npages; p++)
 	{
-		int			end = (int) (((int64) (p + 1) * n) / npages);
+		int			end = PageEnd(p, n, npages);
 		int			m = 0;
 		BuildPage	bp;
 		int			nbufs;

@@ -153,11 +153,11 @@ LoadNodePage(BlockNumber blkno, Page page, void *arg)
 }
 
 /*
- * The 8-bit copy of a vector: x ~= scale * code, the scale set by its
+ * The 8-bit copy of a vector (a centroid, a query): x ~= scale * code, the scale set by its
  * largest coordinate, each code rounded to nearest.
  */
 static void
-QuantizeCentroid(const float *x, int dim, int8 *code, float *scale)
+QuantizeInt8(const float *x, int dim, int8 *code, float *scale)
 {
 	float		largest = 0;
 
@@ -260,7 +260,7 @@ AlexLoadRouting(Relation index, BlockNumber root, int dim, MemoryContext context
 		memcpy(cptr, leaves.centroids + (Size) i * dim, sizeof(float) * dim);
 		route->centroid = cptr;
 		cptr += dim;
-		QuantizeCentroid(route->centroid, dim, routing->route_codes + (Size) i * dim,
+		QuantizeInt8(route->centroid, dim, routing->route_codes + (Size) i * dim,
 						 &routing->route_scales[i]);
 		routing->route_norms[i] = VectorInnerProduct(route->centroid, route->centroid, dim);
 		if (parent->first < 0)
@@ -460,63 +460,60 @@ AlexOrderRoutes(const AlexRouting *routing, AlexMetricKind metric,
 	int		   *beam;
 	int			nbeam;
 	int			n = 0;
+	int			dim = routing->dimensions;
+	bool		by_codes = metric != ALEX_METRIC_L1;
+	int8	   *qcode = NULL;
+	int32	   *dots = NULL;
+	float		qscale = 0;
 
 	if (routing->nroutes == 0)
 		return 0;
 	beam = palloc(sizeof(int) * routing->nnodes);
 	nbeam = BeamDescend(routing, metric, query, min_leaves, beam);
-	if (metric != ALEX_METRIC_L1)
+
+	/*
+	 * Leaves by the 8-bit centroids (not for L1): a quarter of the memory
+	 * traffic of the floats, which dominates routing (fashion-mnist: 436 x
+	 * 784 floats, 1.4 MB a query).  The rounding only swaps leaves about
+	 * equally near; the scan's results stay exact either way.
+	 */
+	if (by_codes)
 	{
-		/*
-		 * Leaves by the 8-bit centroids: a quarter of the memory traffic of
-		 * the floats, which dominates routing (fashion-mnist: 436 x 784
-		 * floats, 1.4 MB a query).  The rounding only swaps leaves about
-		 * equally near; the scan's results stay exact either way.
-		 */
-		int			dim = routing->dimensions;
-		int8	   *qcode = palloc(dim);
-		int32	   *dots = palloc(sizeof(int32) * routing->nroutes);
-		float		qscale;
+		qcode = palloc(dim);
+		dots = palloc(sizeof(int32) * routing->nroutes);
+		QuantizeInt8(query, dim, qcode, &qscale);
+	}
+	for (int b = 0; b < nbeam; b++)
+	{
+		const AlexRouteNode *node = &routing->nodes[beam[b]];
 
-		QuantizeCentroid(query, dim, qcode, &qscale);
-		for (int b = 0; b < nbeam; b++)
-		{
-			const AlexRouteNode *node = &routing->nodes[beam[b]];
-
-			if (node->level != 0)
-				continue;
+		if (node->level != 0)
+			continue;
+		if (by_codes)
 			distance_kernels->int8_dots(routing->route_codes + (Size) node->first * dim,
 										node->count, dim, qcode, dots);
-			for (int i = 0; i < node->count; i++)
+		for (int i = 0; i < node->count; i++)
+		{
+			int			r = node->first + i;
+
+			out[n].leaf = routing->routes[r].leaf;
+			if (!by_codes)
+				out[n].distance = AlexRouteDistance(metric, query,
+													routing->routes[r].centroid, dim);
+			else
 			{
-				int			r = node->first + i;
 				float		dot = qscale * routing->route_scales[r] * (float) dots[i];
 
-				out[n].leaf = routing->routes[r].leaf;
 				out[n].distance = metric == ALEX_METRIC_INNER_PRODUCT ? -dot :
 					routing->route_norms[r] - 2 * dot;
-				n++;
 			}
+			n++;
 		}
+	}
+	if (by_codes)
+	{
 		pfree(qcode);
 		pfree(dots);
-	}
-	else
-	{
-		for (int b = 0; b < nbeam; b++)
-		{
-			const AlexRouteNode *node = &routing->nodes[beam[b]];
-
-			if (node->level != 0)
-				continue;
-			for (int r = node->first; r < node->first + node->count; r++)
-			{
-				out[n].leaf = routing->routes[r].leaf;
-				out[n].distance = AlexRouteDistance(metric, query, routing->routes[r].centroid,
-													routing->dimensions);
-				n++;
-			}
-		}
 	}
 	if (min_leaves < n)
 	{
