@@ -40,6 +40,17 @@
 #include "utils/relcache.h"
 #include "utils/snapshot.h"
 
+/* The physical file of a relation: RelFileLocator since PostgreSQL 16 */
+#if PG_VERSION_NUM >= 160000
+typedef RelFileLocator AlexFileId;
+#define AlexRelationFile(rel)		((rel)->rd_locator)
+#define AlexFileIdEquals(a, b)		RelFileLocatorEquals(a, b)
+#else
+typedef RelFileNode AlexFileId;
+#define AlexRelationFile(rel)		((rel)->rd_node)
+#define AlexFileIdEquals(a, b)		RelFileNodeEquals(a, b)
+#endif
+
 /* On-disk identification */
 #define ALEX_MAGIC_NUMBER		0xA1E7DB01
 #define ALEX_FORMAT_VERSION		2
@@ -74,6 +85,7 @@
 
 /* Leaf sizing of the cost model (see alexinsert.c) */
 #define ALEX_MIN_LEAF_ENTRIES	64
+#define ALEX_LEAF_SIZE_FACTOR	0.5
 
 /* GUC defaults and bounds */
 #define ALEX_DEFAULT_PROBES		0	/* automatic: see AlexEffectiveProbes */
@@ -299,7 +311,7 @@ typedef struct AlexRouteNode
 typedef struct AlexRouting
 {
 	Oid			relid;
-	RelFileNode node;			/* a REINDEX or TRUNCATE changes this */
+	AlexFileId	node;			/* a REINDEX or TRUNCATE changes this */
 	uint64		version;
 	int			dimensions;		/* of the centroids: route dimensions */
 	int			nroutes;
@@ -311,6 +323,21 @@ typedef struct AlexRouting
 	int8	   *route_codes;	/* nroutes x dimensions: centroid ~= scale * code */
 	float	   *route_scales;
 	float	   *route_norms;	/* |centroid|^2, exact */
+
+	/*
+	 * With many leaves, a prefilter for ordering them: a lower bound of
+	 * every leaf's score from the centroids' top principal directions P
+	 * first, the 8-bit centroids only for the leaves whose bound can still
+	 * win.  Room for it is in the chunk when prefilter_directions > 0; a
+	 * scan fits it on first use (AlexPrepareRoutePrefilter), and a reload
+	 * keeps the old basis.
+	 */
+	int			prefilter_directions;
+	bool		prefilter_basis_ready;
+	bool		prefilter_ready;
+	float	   *prefilter_basis;	/* directions x dimensions, orthonormal */
+	float	   *prefilter_projected;	/* nroutes x directions: P centroid */
+	float	   *prefilter_residuals;	/* |centroid - P'P centroid| */
 } AlexRouting;
 
 /* Per-index facts needed everywhere, taken from the metapage and opclass */
@@ -411,7 +438,8 @@ typedef struct AlexScanOpaqueData
 	int			nprobes;
 	int			next_probe;		/* next leaf to scan */
 	AlexQueryCode query_code;	/* the query, for estimating from codes */
-	AlexCandidateHeap bounds;	/* not reranked yet, by lower bound */
+	AlexCandidateHeap bounds;	/* not reranked yet, the least by lower bound */
+	AlexCandidateHeap reserve;	/* not reranked yet, unordered, no less */
 	AlexCandidateHeap exact;	/* reranked, by exact distance */
 	AlexScannedPage *pages;		/* data pages of this batch */
 	int			npages;
@@ -506,6 +534,39 @@ extern bool AlexSphericalCentroids(AlexMetricKind metric);
 extern void AlexSetTupleCount(Relation index, uint64 tuples);
 extern const float *AlexCodeReference(const AlexIndexInfo *info, const float *centroid);
 
+/*
+ * A cut through many values that keeps at least a wanted number of the
+ * least (AlexFindLeastCut): a value is kept when AlexBelowCut.  Kept values
+ * are never greater than values left out.
+ */
+#define ALEX_CUT_BUCKETS	256
+typedef struct AlexLeastCut
+{
+	double		least;
+	double		scale;			/* buckets per unit of value */
+	int			bucket;			/* the last bucket kept */
+} AlexLeastCut;
+
+static inline int
+AlexCutBucket(const AlexLeastCut *cut, double value)
+{
+	int			bucket;
+
+	if (cut->scale == 0)
+		return 0;				/* keep everything */
+	/* monotonic in value, so buckets never reorder values */
+	bucket = (int) ((value - cut->least) * cut->scale);
+	return Min(bucket, ALEX_CUT_BUCKETS - 1);
+}
+
+static inline bool
+AlexBelowCut(const AlexLeastCut *cut, double value)
+{
+	return AlexCutBucket(cut, value) <= cut->bucket;
+}
+
+extern void AlexFindLeastCut(const double *values, int n, int want, AlexLeastCut *cut);
+
 /* alexbuild.c */
 extern bool AlexIndexableValue(Relation index, const AlexIndexInfo *info, Datum value,
 							   bool isnull, const float **vector);
@@ -513,8 +574,10 @@ extern bool AlexIndexableValue(Relation index, const AlexIndexInfo *info, Datum 
 /* alexrouting.c: model nodes */
 extern AlexRouting *AlexGetRouting(Relation index, const AlexIndexInfo *info);
 extern AlexRouting *AlexRefreshRouting(Relation index, AlexIndexInfo *info);
+extern void AlexPrepareRoutePrefilter(AlexRouting *routing, AlexMetricKind metric);
 extern int	AlexOrderRoutes(const AlexRouting *routing, AlexMetricKind metric,
-							const float *query, int min_leaves, AlexProbe *out);
+							const float *query, int min_leaves, int beam_leaves,
+							AlexProbe *out);
 extern int	AlexNearestRoute(const AlexRouting *routing, AlexMetricKind metric,
 							 const float *query);
 extern int	AlexFindRoute(const AlexRouting *routing, BlockNumber leaf);
@@ -613,6 +676,8 @@ extern AlexCentroidSearch *AlexBeginCentroidSearch(AlexMetricKind metric,
 extern void AlexFindNearestCentroids(AlexCentroidSearch *search, const float *x, int n,
 									 int *best);
 extern void AlexEndCentroidSearch(AlexCentroidSearch *search);
+extern void AlexFitDirections(const float *centroids, int k, int dimensions, int directions,
+							  float *basis);
 extern void AlexNearestCentroids(AlexMetricKind metric, const float *x, int n,
 								 const float *centroids, int k, int dimensions, int *best);
 extern void AlexKmeans(const float *samples, int nsamples, int dimensions,

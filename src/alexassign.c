@@ -94,8 +94,8 @@ Orthonormalise(float *basis, int rows, int dimensions)
  * the centred centroids: B <- orth((C B^T)^T C), starting from a spread of
  * the centroids themselves.
  */
-static void
-FitDirections(const float *centroids, int k, int dimensions, int directions, float *basis)
+void
+AlexFitDirections(const float *centroids, int k, int dimensions, int directions, float *basis)
 {
 	double	   *mean = palloc0(sizeof(double) * dimensions);
 	float	   *centred = palloc(sizeof(float) * k * dimensions);
@@ -172,7 +172,7 @@ AlexBeginCentroidSearch(AlexMetricKind metric, const float *centroids, int k, in
 		s->projected = palloc(sizeof(float) * k * m);
 		s->projected_norms = palloc(sizeof(float) * k);
 		s->x_projected = palloc(sizeof(float) * ASSIGN_BLOCK_ROWS * m);
-		FitDirections(centroids, k, dimensions, m, s->basis);
+		AlexFitDirections(centroids, k, dimensions, m, s->basis);
 		distance_kernels->dot_block(centroids, k, s->basis, m, dimensions, s->projected);
 		for (int c = 0; c < k; c++)
 		{

@@ -33,12 +33,6 @@
 #include "storage/smgr.h"
 #include "utils/rel.h"
 
-#if PG_VERSION_NUM >= 160000
-#define IndexFileLocator(rel) (&(rel)->rd_locator)
-#else
-#define IndexFileLocator(rel) (&(rel)->rd_node)
-#endif
-
 #if PG_VERSION_NUM < 150000
 static inline SMgrRelation
 RelationGetSmgr(Relation rel)
@@ -95,7 +89,7 @@ AlexBulkWrite(AlexBulkWriter *w, BlockNumber blkno, Page page)
 			 blkno, w->written, w->reserved);
 	memcpy(w->page.data, page, BLCKSZ);
 	if (w->use_wal)
-		log_newpage(IndexFileLocator(w->index), MAIN_FORKNUM, blkno, w->page.data, true);
+		log_newpage(&AlexRelationFile(w->index), MAIN_FORKNUM, blkno, w->page.data, true);
 	PageSetChecksumInplace(w->page.data, blkno);
 	smgrextend(RelationGetSmgr(w->index), MAIN_FORKNUM, blkno, w->page.data, true);
 	w->written++;

@@ -39,7 +39,7 @@
 double
 AlexTargetLeafSize(double tuples)
 {
-	return Max((double) ALEX_MIN_LEAF_ENTRIES, sqrt(Max(tuples, 0.0)));
+	return Max((double) ALEX_MIN_LEAF_ENTRIES, ALEX_LEAF_SIZE_FACTOR * sqrt(Max(tuples, 0.0)));
 }
 
 /*

@@ -29,6 +29,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "alex.h"
@@ -169,6 +170,17 @@ QuantizeInt8(const float *x, int dim, int8 *code, float *scale)
 }
 
 /*
+ * The routing prefilter (AlexRouting): from how many leaves and dimensions,
+ * in how many directions, and how many leaves beyond those asked for get
+ * their 8-bit score.  On fashion-mnist (907 leaves, 784-d) scoring a query
+ * against every 8-bit centroid read 0.7 MB and took a tenth of its time.
+ */
+#define PREFILTER_MIN_LEAVES		256
+#define PREFILTER_MIN_DIMENSIONS	128
+#define PREFILTER_DIRECTIONS		32
+#define PREFILTER_MARGIN			32
+
+/*
  * Read the tree breadth-first from root into one palloc'd chunk in context
  * (rd_amcache wants a single chunk).  Breadth-first order keeps the
  * children of a node contiguous.
@@ -184,6 +196,7 @@ AlexLoadRouting(Relation index, BlockNumber root, int dim, MemoryContext context
 	Size		size;
 	char	   *ptr;
 	float	   *cptr;
+	int			directions;
 
 	levels = palloc(sizeof(int) * nlevels_cap);
 	LoadListAdd(&nodes, root, -1, NULL);
@@ -201,12 +214,15 @@ AlexLoadRouting(Relation index, BlockNumber root, int dim, MemoryContext context
 		levels[i] = ls.level;
 	}
 
+	directions = leaves.n >= PREFILTER_MIN_LEAVES && dim >= PREFILTER_MIN_DIMENSIONS ?
+		PREFILTER_DIRECTIONS : 0;
 	size = MAXALIGN(sizeof(AlexRouting)) +
 		MAXALIGN(sizeof(AlexRoute) * Max(leaves.n, 1)) +
 		MAXALIGN(sizeof(AlexRouteNode) * nodes.n) +
 		MAXALIGN(sizeof(float) * dim * (Size) (leaves.n + nodes.n)) +
 		MAXALIGN(sizeof(float) * 2 * leaves.n) +
-		sizeof(int8) * dim * (Size) leaves.n;
+		MAXALIGN(sizeof(int8) * dim * (Size) leaves.n) +
+		(directions > 0 ? sizeof(float) * ((Size) directions * (dim + leaves.n) + leaves.n) : 0);
 	ptr = MemoryContextAllocExtended(context, size, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	routing = (AlexRouting *) ptr;
 	ptr += MAXALIGN(sizeof(AlexRouting));
@@ -220,6 +236,14 @@ AlexLoadRouting(Relation index, BlockNumber root, int dim, MemoryContext context
 	routing->route_norms = routing->route_scales + leaves.n;
 	ptr += MAXALIGN(sizeof(float) * 2 * leaves.n);
 	routing->route_codes = (int8 *) ptr;
+	ptr += MAXALIGN(sizeof(int8) * dim * (Size) leaves.n);
+	routing->prefilter_directions = directions;
+	if (directions > 0)
+	{
+		routing->prefilter_basis = (float *) ptr;
+		routing->prefilter_projected = routing->prefilter_basis + (Size) directions * dim;
+		routing->prefilter_residuals = routing->prefilter_projected + (Size) directions * leaves.n;
+	}
 	routing->dimensions = dim;
 	routing->nroutes = leaves.n;
 	routing->nnodes = nodes.n;
@@ -307,7 +331,7 @@ AlexGetRouting(Relation index, const AlexIndexInfo *info)
 	BlockNumber root = info->root;
 
 	if (cached != NULL && cached->version == version &&
-		RelFileNodeEquals(cached->node, index->rd_node))
+		AlexFileIdEquals(cached->node, AlexRelationFile(index)))
 		return cached;
 
 	for (;;)
@@ -321,7 +345,16 @@ AlexGetRouting(Relation index, const AlexIndexInfo *info)
 		{
 			routing->version = version;
 			routing->relid = RelationGetRelid(index);
-			routing->node = index->rd_node;
+			routing->node = AlexRelationFile(index);
+			/* the old basis still spans where the centroids differ */
+			if (cached != NULL && cached->prefilter_basis_ready &&
+				cached->dimensions == routing->dimensions &&
+				cached->prefilter_directions == routing->prefilter_directions)
+			{
+				memcpy(routing->prefilter_basis, cached->prefilter_basis,
+					   sizeof(float) * routing->prefilter_directions * routing->dimensions);
+				routing->prefilter_basis_ready = true;
+			}
 			if (index->rd_amcache != NULL)
 				pfree(index->rd_amcache);
 			index->rd_amcache = routing;
@@ -448,28 +481,194 @@ BeamDescend(const AlexRouting *routing, AlexMetricKind metric, const float *quer
 }
 
 /*
+ * Make the routing's prefilter ready, when it has room for one and the
+ * metric uses it: fit the directions unless a reload kept them, and
+ * project the centroids.
+ */
+void
+AlexPrepareRoutePrefilter(AlexRouting *routing, AlexMetricKind metric)
+{
+	int			m = routing->prefilter_directions;
+	int			dim = routing->dimensions;
+	float	   *centroids;
+
+	/* L1 orders its leaves by float distances, one by one */
+	if (m == 0 || routing->prefilter_ready || metric == ALEX_METRIC_L1)
+		return;
+	/* the leaf centroids are contiguous, in route order (AlexLoadRouting) */
+	centroids = (float *) routing->routes[0].centroid;
+	if (!routing->prefilter_basis_ready)
+	{
+		AlexFitDirections(centroids, routing->nroutes, dim, m, routing->prefilter_basis);
+		routing->prefilter_basis_ready = true;
+	}
+	distance_kernels->dot_block(centroids, routing->nroutes, routing->prefilter_basis, m, dim,
+								routing->prefilter_projected);
+	for (int r = 0; r < routing->nroutes; r++)
+	{
+		const float *p = routing->prefilter_projected + (Size) r * m;
+
+		routing->prefilter_residuals[r] =
+			sqrtf(Max(0.0f, routing->route_norms[r] - VectorInnerProduct(p, p, m)));
+	}
+	routing->prefilter_ready = true;
+}
+
+/* A query as the 8-bit scoring and the prefilter see it */
+typedef struct RouteQuery
+{
+	int8	   *code;
+	float		scale;
+	float	   *projected;		/* P q, with the prefilter */
+	float		residual;		/* |q - P'P q| */
+} RouteQuery;
+
+/*
+ * The score that orders the leaves (smaller is nearer) from a dot product
+ * with the query: -<q, c> for inner product, else |c|^2 - 2 <q, c>, which
+ * is |q - c|^2 less the same |q|^2 for every leaf.
+ */
+static inline float
+RouteScore(const AlexRouting *routing, AlexMetricKind metric, int r, float dot)
+{
+	return metric == ALEX_METRIC_INNER_PRODUCT ? -dot : routing->route_norms[r] - 2 * dot;
+}
+
+static inline float
+CodeScore(const AlexRouting *routing, AlexMetricKind metric, int r, const RouteQuery *rq,
+		  int32 dot)
+{
+	return RouteScore(routing, metric, r, rq->scale * routing->route_scales[r] * (float) dot);
+}
+
+/*
+ * Score n leaves of a node by their 8-bit centroids into out: the first n,
+ * or those at the chosen offsets.  Chosen leaves lie scattered in memory:
+ * their codes are prefetched first, so the loads overlap.
+ */
+static void
+ScoreLeavesByCodes(const AlexRouting *routing, AlexMetricKind metric,
+				   const AlexRouteNode *node, const RouteQuery *rq, const int *chosen,
+				   int n, AlexProbe *out)
+{
+	int			dim = routing->dimensions;
+	int32	   *dots = palloc(sizeof(int32) * Max(n, 1));
+
+	if (chosen == NULL)
+		distance_kernels->int8_dots(routing->route_codes + (Size) node->first * dim,
+									n, dim, rq->code, dots);
+	else
+	{
+		for (int i = 0; i < n; i++)
+		{
+			const int8 *code = routing->route_codes + (Size) (node->first + chosen[i]) * dim;
+
+			for (int offset = 0; offset < dim; offset += 64)
+				__builtin_prefetch(code + offset);
+		}
+		for (int i = 0; i < n; i++)
+			distance_kernels->int8_dots(routing->route_codes +
+										(Size) (node->first + chosen[i]) * dim,
+										1, dim, rq->code, &dots[i]);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		int			r = node->first + (chosen ? chosen[i] : i);
+
+		out[i].leaf = routing->routes[r].leaf;
+		out[i].distance = CodeScore(routing, metric, r, rq, dots[i]);
+	}
+	pfree(dots);
+}
+
+/*
+ * Score the leaves of a level-0 node by their 8-bit centroids into out (as
+ * leaf blocks), at least its min_leaves best; returns how many.  With the
+ * prefilter, not all: split q and c into P q and the residual q' = q -
+ * P'P q (c likewise); then <q, c> = <Pq, Pc> + <q', c'> and |<q', c'>| <=
+ * |q'| |c'|, which bounds every score from below.  Only the leaves of the
+ * least bounds get a score, then every other leaf whose bound is below the
+ * min_leaves-th score so far: the best come out as without the prefilter
+ * (fashion-mnist, 907 leaves, 18 probes: about 80 of them scored).
+ */
+static int
+ScoreNodeLeaves(const AlexRouting *routing, AlexMetricKind metric, const AlexRouteNode *node,
+				const RouteQuery *rq, int min_leaves, AlexProbe *out)
+{
+	int			m = routing->prefilter_directions;
+	double	   *bounds;
+	float	   *dots;
+	int		   *chosen;
+	int			nchosen = 0;
+	int			nlate = 0;
+	AlexLeastCut cut;
+	float		threshold = -FLT_MAX;
+
+	if (!routing->prefilter_ready || node->count - PREFILTER_MARGIN <= min_leaves)
+	{
+		ScoreLeavesByCodes(routing, metric, node, rq, NULL, node->count, out);
+		return node->count;
+	}
+
+	bounds = palloc(sizeof(double) * node->count);
+	dots = palloc(sizeof(float) * node->count);
+	chosen = palloc(sizeof(int) * node->count);
+	distance_kernels->dot_block(routing->prefilter_projected + (Size) node->first * m,
+								node->count, rq->projected, 1, m, dots);
+	for (int i = 0; i < node->count; i++)
+	{
+		int			r = node->first + i;
+		float		slack = rq->residual * routing->prefilter_residuals[r];
+
+		bounds[i] = metric == ALEX_METRIC_INNER_PRODUCT ?
+			-dots[i] - slack :
+			routing->route_norms[r] - 2 * (dots[i] + slack);
+	}
+
+	/* the least bounds, at least min_leaves + PREFILTER_MARGIN of them */
+	AlexFindLeastCut(bounds, node->count, min_leaves + PREFILTER_MARGIN, &cut);
+	for (int i = 0; i < node->count; i++)
+		if (AlexBelowCut(&cut, bounds[i]))
+			chosen[nchosen++] = i;
+	ScoreLeavesByCodes(routing, metric, node, rq, chosen, nchosen, out);
+
+	/* then any other leaf whose bound is below the min_leaves-th score */
+	SelectSmallest(out, nchosen, min_leaves);
+	for (int j = 0; j < min_leaves; j++)
+		threshold = Max(threshold, out[j].distance);
+	for (int i = 0; i < node->count; i++)
+		if (!AlexBelowCut(&cut, bounds[i]) && bounds[i] < threshold)
+			chosen[nlate++] = i;
+	ScoreLeavesByCodes(routing, metric, node, rq, chosen, nlate, out + nchosen);
+
+	pfree(bounds);
+	pfree(dots);
+	pfree(chosen);
+	return nchosen + nlate;
+}
+
+/*
  * The nearest leaves to query (already prepared with AlexPrepareVector),
- * nearest first: of the leaves of the nodes BeamDescend keeps, the
- * min_leaves nearest (all of them when min_leaves covers every leaf).  out
- * must have room for routing->nroutes probes; returns how many it filled.
+ * nearest first: of the leaves of the nodes BeamDescend keeps (covering
+ * at least beam_leaves), the min_leaves nearest (all of them when
+ * min_leaves covers every leaf).  out must have room for routing->nroutes
+ * probes; returns how many it filled.
  */
 int
 AlexOrderRoutes(const AlexRouting *routing, AlexMetricKind metric,
-				const float *query, int min_leaves, AlexProbe *out)
+				const float *query, int min_leaves, int beam_leaves, AlexProbe *out)
 {
 	int		   *beam;
 	int			nbeam;
 	int			n = 0;
 	int			dim = routing->dimensions;
 	bool		by_codes = metric != ALEX_METRIC_L1;
-	int8	   *qcode = NULL;
-	int32	   *dots = NULL;
-	float		qscale = 0;
+	RouteQuery	rq = {0};
 
 	if (routing->nroutes == 0)
 		return 0;
 	beam = palloc(sizeof(int) * routing->nnodes);
-	nbeam = BeamDescend(routing, metric, query, min_leaves, beam);
+	nbeam = BeamDescend(routing, metric, query, Max(min_leaves, beam_leaves), beam);
 
 	/*
 	 * Leaves by the 8-bit centroids (not for L1): a quarter of the memory
@@ -479,9 +678,18 @@ AlexOrderRoutes(const AlexRouting *routing, AlexMetricKind metric,
 	 */
 	if (by_codes)
 	{
-		qcode = palloc(dim);
-		dots = palloc(sizeof(int32) * routing->nroutes);
-		QuantizeInt8(query, dim, qcode, &qscale);
+		rq.code = palloc(dim);
+		QuantizeInt8(query, dim, rq.code, &rq.scale);
+		if (routing->prefilter_ready)
+		{
+			int			m = routing->prefilter_directions;
+
+			rq.projected = palloc(sizeof(float) * m);
+			distance_kernels->dot_block(query, 1, routing->prefilter_basis, m, dim,
+										rq.projected);
+			rq.residual = sqrtf(Max(0.0f, VectorInnerProduct(query, query, dim) -
+									VectorInnerProduct(rq.projected, rq.projected, m)));
+		}
 	}
 	for (int b = 0; b < nbeam; b++)
 	{
@@ -490,31 +698,23 @@ AlexOrderRoutes(const AlexRouting *routing, AlexMetricKind metric,
 		if (node->level != 0)
 			continue;
 		if (by_codes)
-			distance_kernels->int8_dots(routing->route_codes + (Size) node->first * dim,
-										node->count, dim, qcode, dots);
+		{
+			n += ScoreNodeLeaves(routing, metric, node, &rq, min_leaves, out + n);
+			continue;
+		}
 		for (int i = 0; i < node->count; i++)
 		{
 			int			r = node->first + i;
 
 			out[n].leaf = routing->routes[r].leaf;
-			if (!by_codes)
-				out[n].distance = AlexRouteDistance(metric, query,
-													routing->routes[r].centroid, dim);
-			else
-			{
-				float		dot = qscale * routing->route_scales[r] * (float) dots[i];
-
-				out[n].distance = metric == ALEX_METRIC_INNER_PRODUCT ? -dot :
-					routing->route_norms[r] - 2 * dot;
-			}
+			out[n].distance = AlexRouteDistance(metric, query, routing->routes[r].centroid, dim);
 			n++;
 		}
 	}
-	if (by_codes)
-	{
-		pfree(qcode);
-		pfree(dots);
-	}
+	if (rq.code)
+		pfree(rq.code);
+	if (rq.projected)
+		pfree(rq.projected);
 	if (min_leaves < n)
 	{
 		SelectSmallest(out, n, min_leaves);

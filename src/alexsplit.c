@@ -314,6 +314,7 @@ AlexSplitLeaf(Relation index, AlexIndexInfo *info, AlexRouting *routing,
 	{
 		AlexProbe  *order = palloc(sizeof(AlexProbe) * Max(routing->nroutes, 1));
 		int			n = AlexOrderRoutes(routing, info->metric, centroid,
+										2 * ALEX_LIRE_NEIGHBOURS + 1,
 										2 * ALEX_LIRE_NEIGHBOURS + 1, order);
 
 		for (int i = 0; i < n && nneighbours < ALEX_LIRE_NEIGHBOURS; i++)

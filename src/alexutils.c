@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "alex.h"
@@ -341,4 +342,42 @@ AlexSetTupleCount(Relation index, uint64 tuples)
 	AlexPageGetMeta(GenericXLogRegisterBuffer(state, buf, 0))->tuples = tuples;
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Where to cut values to keep at least want of the least: a histogram of
+ * ALEX_CUT_BUCKETS buckets between the least and the largest value, in
+ * two passes without sorting.  Keeps everything when the values do not
+ * spread (all equal, or too few, or not finite).
+ */
+void
+AlexFindLeastCut(const double *values, int n, int want, AlexLeastCut *cut)
+{
+	double		most = -DBL_MAX;
+	int			counts[ALEX_CUT_BUCKETS];
+	int			total = 0;
+
+	cut->least = DBL_MAX;
+	cut->scale = 0;
+	cut->bucket = ALEX_CUT_BUCKETS - 1;
+	for (int i = 0; i < n; i++)
+	{
+		cut->least = Min(cut->least, values[i]);
+		most = Max(most, values[i]);
+	}
+	cut->scale = ALEX_CUT_BUCKETS / (most - cut->least);
+	if (n <= want || !isfinite(cut->scale) || cut->scale <= 0)
+	{
+		cut->scale = 0;
+		return;
+	}
+	memset(counts, 0, sizeof(counts));
+	for (int i = 0; i < n; i++)
+		counts[AlexCutBucket(cut, values[i])]++;
+	for (cut->bucket = 0; cut->bucket < ALEX_CUT_BUCKETS - 1; cut->bucket++)
+	{
+		total += counts[cut->bucket];
+		if (total >= want)
+			break;
+	}
 }
