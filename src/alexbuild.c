@@ -3,17 +3,20 @@
  * alexbuild.c
  *	  Building an alex index: ALEX's bulk load for vectors.
  *
- * 1. One pass over the table draws a uniform (reservoir) sample and counts
- *	  the rows.  The sample is bounded by maintenance_work_mem: a smaller
- *	  budget means a smaller sample, never a failure.
- * 2. k-means on the sample gives the leaf centroids: the root model.  The
- *	  leaf count follows the cost model of alexinsert.c (sqrt(rows)) unless
- *	  the "leaves" option sets it.
- * 3. Each leaf is created empty, sized for its expected share of the rows
- *	  at ALEX's bulk-load density 0.7, with its 1-D key fitted to the
- *	  sample members that fell into it.
- * 4. A second pass inserts every row through the ordinary insert path, so
- *	  build and insert can never disagree on the structure.
+ * 1. One pass over the table draws a uniform (reservoir) sample of TOAST
+ *	  pointers and counts the rows; only the final sample is read.  The
+ *	  sample is bounded by maintenance_work_mem: a smaller budget means a
+ *	  smaller sample, never a failure.
+ * 2. k-means on the sample gives the leaf centroids.  The leaf count follows
+ *	  the cost model of alexinsert.c (0.5 sqrt(rows) rows a leaf) unless the
+ *	  "leaves" option sets it; a cluster the sample shows too large is cut.
+ * 3. Serial: a second pass routes every row to its nearest centroid into a
+ *	  tuplesort by leaf; each run (cut again by k-means when it came out
+ *	  larger than the leaf size) becomes whole leaves, written straight to
+ *	  the file (alexbulk.c) at ALEX's bulk-load density 0.7.
+ *	  Parallel: the leaves are created empty and every participant inserts
+ *	  its share of the rows through the ordinary insert path.
+ * 4. The model nodes are built over the leaves and the metapage published.
  *
  * IDENTIFICATION
  *	  src/alexbuild.c
@@ -276,7 +279,7 @@ LoadCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 }
 
 /*
- * How many samples to draw: enough for k-means on sqrt(rows) leaves,
+ * How many samples to draw: enough for k-means on the cost model's leaves,
  * bounded by maintenance_work_mem.
  */
 static int

@@ -6,12 +6,15 @@
  *
  * Cost model.  A query routes over L leaf centroids and then scans p leaves
  * (alex.probes) of about n = N / L entries each, so its work is roughly
- * L + p * n distance computations with a recall set by the fraction of the
- * data scanned.  Keeping both terms balanced as N grows gives the leaf size
- * T(N) = sqrt(N) (and L = sqrt(N) leaves), the same rule the bulk build
- * uses, so an index grown by inserts matches a freshly built one.  A leaf
- * that reaches T(N) / 0.7 entries (a bulk-built leaf at ALEX's full
- * density) splits in two.  A leaf that fills its lanes while still smaller
+ * c_route L + c_scan p n with a recall set by the fraction of the data
+ * scanned.  Keeping both terms balanced as N grows gives leaves of
+ * T(N) = k sqrt(N) entries, the same rule the bulk build uses, so an index
+ * grown by inserts matches a freshly built one.  Routing a leaf costs less
+ * than scanning its rows (8-bit centroids and a prefilter, alexrouting.c),
+ * and smaller leaves mix fewer neighbourhoods, so k is 0.5
+ * (ALEX_LEAF_SIZE_FACTOR; ai/DECISIONS.md #23).  A leaf that reaches
+ * T(N) / 0.7 entries (a bulk-built leaf at ALEX's full density) splits in
+ * two.  A leaf that fills its lanes while still smaller
  * expands: it gets more data pages, to density 0.6; if its head page can
  * list no more pages, it splits instead.
  *
