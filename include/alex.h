@@ -100,7 +100,7 @@ typedef RelFileNode AlexFileId;
 
 /* Reloption bounds: leaves = 0 means "choose from the row count" */
 #define ALEX_MAX_LEAVES			100000
-#define ALEX_DEFAULT_FANOUT		1024
+#define ALEX_DEFAULT_FANOUT		4096
 #define ALEX_MIN_FANOUT			4
 #define ALEX_MAX_FANOUT			100000
 
@@ -667,6 +667,8 @@ extern double AlexCodeLowerBound(const AlexQueryCode *qc, const AlexLeafTerms *t
 /* alexkmeans.c */
 extern int	AlexNearestCentroid(AlexMetricKind metric, const float *x,
 								const float *centroids, int k, int dimensions);
+extern void AlexCentroidOf(const float *rows, int n, int dimensions, AlexMetricKind metric,
+						   float *centroid);
 
 /* alexassign.c */
 typedef struct AlexCentroidSearch AlexCentroidSearch;

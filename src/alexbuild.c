@@ -624,24 +624,39 @@ WriteRun(AlexBuildState *bs, const float *centroid, const ItemPointerData *tids,
 	ItemPointerData *part_tids;
 	float	   *part_vectors;
 
+	routed = palloc(sizeof(float) * rdim * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		AlexPrepareVector(&bs->info, vectors + (Size) i * dim, routed + (Size) i * rdim);
+
 	if (n <= target || AlexLeavesOption(bs->index) > 0)
 	{
+		float	   *mean = palloc(sizeof(float) * rdim);
+
+		/*
+		 * The run's own mean, not the sample's centroid: one more Lloyd
+		 * step on all of its rows, so the leaf routes its rows better and
+		 * their codes encode smaller residuals.  A centroid no row chose
+		 * keeps its place, as an empty leaf.
+		 */
+		if (n > 0)
+			AlexCentroidOf(routed, n, rdim, bs->info.metric, mean);
+		else
+			memcpy(mean, centroid, sizeof(float) * rdim);
 		AddWrittenLeaf(out, rdim,
 					   AlexBuildLeaf(bs->index, &bs->info, ALEX_BUILD_DENSITY,
-									 AlexCodeReference(&bs->info, centroid), tids, vectors, n,
+									 AlexCodeReference(&bs->info, mean), tids, vectors, n,
 									 bs->bulk),
-					   centroid);
+					   mean);
+		pfree(mean);
+		pfree(routed);
 		return;
 	}
 
 	parts = (int) ceil(n / target);
-	routed = palloc(sizeof(float) * rdim * n);
 	part_centroids = palloc(sizeof(float) * rdim * parts);
 	assignment = palloc(sizeof(int) * n);
 	part_tids = palloc(sizeof(ItemPointerData) * n);
 	part_vectors = palloc(sizeof(float) * dim * n);
-	for (int i = 0; i < n; i++)
-		AlexPrepareVector(&bs->info, vectors + (Size) i * dim, routed + (Size) i * rdim);
 	AlexKmeans(routed, n, rdim, bs->info.metric, parts, part_centroids);
 	AlexNearestCentroids(bs->info.metric, routed, n, part_centroids, parts, rdim, assignment);
 	for (int p = 0; p < parts; p++)

@@ -143,6 +143,31 @@ AlexNearestCentroid(AlexMetricKind metric, const float *x, const float *centroid
 }
 
 /*
+ * The centroid of n rows in routing space: their mean, of unit length where
+ * the metric wants spherical centroids (the update step of AlexKmeans).
+ */
+void
+AlexCentroidOf(const float *rows, int n, int dimensions, AlexMetricKind metric,
+			   float *centroid)
+{
+	double	   *sum = palloc0(sizeof(double) * dimensions);
+
+	Assert(n > 0);
+	for (int i = 0; i < n; i++)
+	{
+		const float *x = rows + (Size) i * dimensions;
+
+		for (int d = 0; d < dimensions; d++)
+			sum[d] += x[d];
+	}
+	for (int d = 0; d < dimensions; d++)
+		centroid[d] = (float) (sum[d] / n);
+	if (AlexSphericalCentroids(metric))
+		NormaliseCentroid(centroid, dimensions);
+	pfree(sum);
+}
+
+/*
  * Cluster n samples into k centroids (k <= n).  Samples are already in
  * routing space (unit length for the angular metrics).
  */
