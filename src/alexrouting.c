@@ -618,11 +618,10 @@ ScoreNodeLeaves(const AlexRouting *routing, AlexMetricKind metric, const AlexRou
 	for (int i = 0; i < node->count; i++)
 	{
 		int			r = node->first + i;
-		float		slack = rq->residual * routing->prefilter_residuals[r];
 
-		bounds[i] = metric == ALEX_METRIC_INNER_PRODUCT ?
-			-dots[i] - slack :
-			routing->route_norms[r] - 2 * (dots[i] + slack);
+		/* the score of the largest <q, c> the bound allows */
+		bounds[i] = RouteScore(routing, metric, r,
+							   dots[i] + rq->residual * routing->prefilter_residuals[r]);
 	}
 
 	/* the least bounds, at least min_leaves + PREFILTER_MARGIN of them */

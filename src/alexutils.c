@@ -358,15 +358,17 @@ AlexFindLeastCut(const double *values, int n, int want, AlexLeastCut *cut)
 	int			total = 0;
 
 	cut->least = DBL_MAX;
-	cut->scale = 0;
+	cut->scale = 0;				/* keep everything */
 	cut->bucket = ALEX_CUT_BUCKETS - 1;
+	if (n <= want)
+		return;
 	for (int i = 0; i < n; i++)
 	{
 		cut->least = Min(cut->least, values[i]);
 		most = Max(most, values[i]);
 	}
 	cut->scale = ALEX_CUT_BUCKETS / (most - cut->least);
-	if (n <= want || !isfinite(cut->scale) || cut->scale <= 0)
+	if (!isfinite(cut->scale) || cut->scale <= 0)
 	{
 		cut->scale = 0;
 		return;
