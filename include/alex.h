@@ -86,6 +86,8 @@ typedef RelFileNode AlexFileId;
 /* Leaf sizing of the cost model (see alexinsert.c) */
 #define ALEX_MIN_LEAF_ENTRIES	64
 #define ALEX_LEAF_SIZE_FACTOR	0.5
+/* rerank = table: fewer, larger leaves, for fewer part-empty pages */
+#define ALEX_TABLE_LEAF_SIZE_FACTOR	1.0
 
 /* GUC defaults and bounds */
 #define ALEX_DEFAULT_PROBES		0	/* automatic: see AlexEffectiveProbes */
@@ -699,7 +701,7 @@ extern void AlexMergeLeaves(Relation index, AlexIndexInfo *info, Buffer *head_bu
 							int n_old);
 
 /* alexinsert.c */
-extern double AlexTargetLeafSize(double tuples);
+extern double AlexTargetLeafSize(const AlexIndexInfo *info, double tuples);
 extern void AlexInsertVector(Relation index, AlexIndexInfo *info,
 							 const float *vector, ItemPointer tid, bool building);
 

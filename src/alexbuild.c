@@ -283,7 +283,7 @@ LoadCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
  * bounded by maintenance_work_mem.
  */
 static int
-AlexSampleTarget(Relation heap, int dimensions, int leaves_option)
+AlexSampleTarget(Relation heap, const AlexIndexInfo *info, int leaves_option)
 {
 	double		estimate = heap->rd_rel->reltuples;
 	double		leaves;
@@ -293,10 +293,10 @@ AlexSampleTarget(Relation heap, int dimensions, int leaves_option)
 	if (estimate < 0)
 		estimate = (double) RelationGetNumberOfBlocks(heap) * 64;
 	leaves = leaves_option > 0 ? leaves_option :
-		estimate / AlexTargetLeafSize(estimate);
+		estimate / AlexTargetLeafSize(info, estimate);
 	target = Max(ALEX_MIN_SAMPLES, ALEX_SAMPLES_PER_LEAF * leaves);
-	target = Min(target, budget / (sizeof(float) * dimensions));
-	return (int) Max(1, Min(target, (double) (MaxAllocSize / (sizeof(float) * dimensions))));
+	target = Min(target, budget / (sizeof(float) * info->dimensions));
+	return (int) Max(1, Min(target, (double) (MaxAllocSize / (sizeof(float) * info->dimensions))));
 }
 
 /*
@@ -396,7 +396,7 @@ AlexSplitLargeClusters(AlexBuildState *bs, const float *routed, float *centroids
 {
 	int			rdim = bs->info.route_dimensions;
 	int			n = bs->sample_count;
-	double		target = AlexTargetLeafSize(bs->rows_seen);
+	double		target = AlexTargetLeafSize(&bs->info, bs->rows_seen);
 	double		per_sample = bs->rows_seen / Max(n, 1);
 	int		   *assignment = palloc(sizeof(int) * Max(n, 1));
 	int		   *counts = palloc0(sizeof(int) * *k);
@@ -616,7 +616,7 @@ WriteRun(AlexBuildState *bs, const float *centroid, const ItemPointerData *tids,
 {
 	int			dim = bs->info.dimensions;
 	int			rdim = bs->info.route_dimensions;
-	double		target = AlexTargetLeafSize(bs->index_tuples);
+	double		target = AlexTargetLeafSize(&bs->info, bs->index_tuples);
 	int			parts;
 	float	   *routed;
 	float	   *part_centroids;
@@ -903,7 +903,7 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	/* 1. sample */
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, ALEX_PHASE_SAMPLE);
-	bs.sample_target = AlexSampleTarget(heap, bs.info.dimensions, leaves_option);
+	bs.sample_target = AlexSampleTarget(heap, &bs.info, leaves_option);
 	bs.samples = palloc_extended(sizeof(float) * bs.info.dimensions * bs.sample_target,
 								 MCXT_ALLOC_HUGE);
 	bs.sample_toasted = palloc0(sizeof(Datum) * bs.sample_target);
@@ -924,7 +924,7 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		/* 2. k-means on the sample, in routing space */
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, ALEX_PHASE_KMEANS);
 		k = leaves_option > 0 ? leaves_option :
-			(int) round(bs.rows_seen / AlexTargetLeafSize(bs.rows_seen));
+			(int) round(bs.rows_seen / AlexTargetLeafSize(&bs.info, bs.rows_seen));
 		k = Max(1, Min(k, bs.sample_count));
 		for (int i = 0; i < bs.sample_count; i++)
 			AlexPrepareVector(&bs.info, bs.samples + (Size) i * bs.info.dimensions,

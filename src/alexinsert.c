@@ -12,9 +12,10 @@
  * grown by inserts matches a freshly built one.  Routing a leaf costs less
  * than scanning its rows (8-bit centroids and a prefilter, alexrouting.c),
  * and smaller leaves mix fewer neighbourhoods, so k is 0.5
- * (ALEX_LEAF_SIZE_FACTOR; ai/DECISIONS.md #23).  A leaf that reaches
- * T(N) / 0.7 entries (a bulk-built leaf at ALEX's full density) splits in
- * two.  A leaf that fills its lanes while still smaller
+ * (ALEX_LEAF_SIZE_FACTOR; ai/DECISIONS.md #23), or 1 with rerank = table,
+ * whose small index would grow by a part-empty page per leaf (#27).  A
+ * leaf that reaches T(N) / 0.7 entries (a bulk-built leaf at ALEX's full
+ * density) splits in two.  A leaf that fills its lanes while still smaller
  * expands: it gets more data pages, to density 0.6; if its head page can
  * list no more pages, it splits instead.
  *
@@ -37,12 +38,18 @@
 #include "utils/rel.h"
 
 /*
- * Entries a leaf should hold, on average, in an index of N entries.
+ * Entries a leaf should hold, on average, in an index of N entries.  With
+ * rerank = table a leaf is a head page and code pages only, so each leaf's
+ * part-empty last page and head are a larger share of the index: k = 1
+ * keeps it at a tenth of an HNSW graph (ai/DECISIONS.md #27).
  */
 double
-AlexTargetLeafSize(double tuples)
+AlexTargetLeafSize(const AlexIndexInfo *info, double tuples)
 {
-	return Max((double) ALEX_MIN_LEAF_ENTRIES, ALEX_LEAF_SIZE_FACTOR * sqrt(Max(tuples, 0.0)));
+	double		factor = info->vectors_in_index ? ALEX_LEAF_SIZE_FACTOR :
+		ALEX_TABLE_LEAF_SIZE_FACTOR;
+
+	return Max((double) ALEX_MIN_LEAF_ENTRIES, factor * sqrt(Max(tuples, 0.0)));
 }
 
 /*
@@ -81,7 +88,7 @@ AlexExpandLeaf(Relation index, const AlexIndexInfo *info, Buffer head_buf)
 static void
 AlexAddFirstLeaf(Relation index, AlexIndexInfo *info, const float *routed)
 {
-	int			capacity = (int) ceil(AlexTargetLeafSize(0) / ALEX_BUILD_DENSITY);
+	int			capacity = (int) ceil(AlexTargetLeafSize(info, 0) / ALEX_BUILD_DENSITY);
 	BlockNumber leaf = AlexCreateLeaf(index, info, capacity, NULL, 0, 0,
 									  AlexCodeReference(info, routed));
 
@@ -142,8 +149,8 @@ AlexInsertVector(Relation index, AlexIndexInfo *info, const float *vector,
 
 		for (;;)
 		{
-			double		split_size = AlexTargetLeafSize(Max((double) info->tuples,
-															head->entries)) /
+			double		split_size = AlexTargetLeafSize(info, Max((double) info->tuples,
+																  head->entries)) /
 				ALEX_BUILD_DENSITY;
 
 			/*

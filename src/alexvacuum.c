@@ -168,7 +168,7 @@ ReorganizeLeaves(Relation index)
 	AlexIndexInfo ii;
 	int			nleaves;
 	BlockNumber *leaves = CurrentLeaves(index, &ii, &nleaves);
-	double		target = AlexTargetLeafSize((double) ii.tuples);
+	double		target = AlexTargetLeafSize(&ii, (double) ii.tuples);
 
 	for (int i = 0; i < nleaves; i++)
 	{
