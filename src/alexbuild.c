@@ -26,11 +26,15 @@
 #include "postgres.h"
 
 #include <math.h>
+#ifndef WIN32
+#include <sys/mman.h>
+#endif
 
 #include "access/parallel.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "access/htup_details.h"
 #include "access/xloginsert.h"
 #include "alex.h"
 #include "catalog/index.h"
@@ -589,6 +593,24 @@ typedef struct WrittenLeaves
 } WrittenLeaves;
 
 static void
+BeginWrittenLeaves(WrittenLeaves *wl, int k, int rdim)
+{
+	wl->n = 0;
+	wl->capacity = Max(k, 1);
+	wl->leaves = palloc(sizeof(BlockNumber) * wl->capacity);
+	wl->centroids = palloc(sizeof(float) * rdim * wl->capacity);
+}
+
+/* The model nodes over the leaves written */
+static void
+FinishWrittenLeaves(AlexBuildState *bs, WrittenLeaves *wl)
+{
+	AlexBuildTree(bs, wl->leaves, wl->centroids, wl->n, wl->n);
+	pfree(wl->leaves);
+	pfree(wl->centroids);
+}
+
+static void
 AddWrittenLeaf(WrittenLeaves *wl, int rdim, BlockNumber leaf, const float *centroid)
 {
 	if (wl->n == wl->capacity)
@@ -732,10 +754,7 @@ AlexBulkLoad(AlexBuildState *bs, const float *centroids, int k)
 	tuplesort_performsort(bl.sort);
 
 	/* leaves in centroid order, each from its run of the sorted rows */
-	written.n = 0;
-	written.capacity = Max(k, 1);
-	written.leaves = palloc(sizeof(BlockNumber) * written.capacity);
-	written.centroids = palloc(sizeof(float) * rdim * written.capacity);
+	BeginWrittenLeaves(&written, k, rdim);
 	out = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	bs->bulk = AlexBulkBegin(bs->index);
 	tids = MemoryContextAlloc(leaf_context, sizeof(ItemPointerData) * max_n);
@@ -779,12 +798,252 @@ AlexBulkLoad(AlexBuildState *bs, const float *centroids, int k)
 	ExecDropSingleTupleTableSlot(out);
 	MemoryContextDelete(leaf_context);
 
-	AlexBuildTree(bs, written.leaves, written.centroids, written.n, written.n);
-	pfree(written.leaves);
-	pfree(written.centroids);
+	FinishWrittenLeaves(bs, &written);
 	pfree(bl.routed);
 	pfree(bl.vectors);
 	AlexEndCentroidSearch(bl.search);
+}
+
+/*
+ * The in-memory load, when every row's vector fits in maintenance_work_mem
+ * (ai/DECISIONS.md #29): one heap pass keeps them all; the sample is drawn
+ * from memory, and each leaf's rows are gathered from there by a counting
+ * sort.  The table is read once instead of twice (a sample pass and a load
+ * pass), and no row is copied into and out of a tuplesort: on the 1536-d
+ * set those were about a quarter of the build.
+ */
+typedef struct MemoryRows
+{
+	AlexBuildState *bs;
+	int			n;
+	int			capacity;
+	int			max_rows;		/* what maintenance_work_mem holds */
+	bool		overflow;		/* more rows than that: load another way */
+	ItemPointerData *tids;
+	float	   *vectors;		/* n x dimensions */
+} MemoryRows;
+
+/* Bytes a row takes in memory: its TID, its vector, its leaf and place */
+#define MEMORY_ROW_BYTES(dim) \
+	(sizeof(ItemPointerData) + sizeof(float) * (dim) + 2 * sizeof(int))
+
+static void
+MemoryRowsCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+				   bool tupleIsAlive, void *state)
+{
+	MemoryRows *mr = (MemoryRows *) state;
+	AlexBuildState *bs = mr->bs;
+	int			dim = bs->info.dimensions;
+	const float *vector;
+	MemoryContext old;
+
+	if (isnull[0] || mr->overflow)
+		return;
+	bs->rows_seen++;
+	old = MemoryContextSwitchTo(bs->tmp_context);
+	if (AlexIndexableValue(index, &bs->info, values[0], false, &vector))
+	{
+		if (mr->n == mr->capacity)
+		{
+			if (mr->capacity == mr->max_rows)
+				mr->overflow = true;
+			else
+			{
+				mr->capacity = Min(mr->max_rows, Max(1024, mr->capacity * 2));
+				mr->tids = repalloc_huge(mr->tids, sizeof(ItemPointerData) * mr->capacity);
+				mr->vectors = repalloc_huge(mr->vectors,
+											sizeof(float) * dim * (Size) mr->capacity);
+			}
+		}
+		if (!mr->overflow)
+		{
+			mr->tids[mr->n] = *tid;
+			memcpy(mr->vectors + (Size) mr->n * dim, vector, sizeof(float) * dim);
+			mr->n++;
+		}
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(bs->tmp_context);
+}
+
+/*
+ * Ask the kernel to back a large, fresh array with huge pages where it
+ * does so only when asked (Linux, transparent_hugepage = madvise): its
+ * first touch then faults once per 2 MB instead of once per 4 kB.
+ */
+static void
+AdviseHugePages(void *ptr, Size size)
+{
+#ifdef MADV_HUGEPAGE
+	const uintptr_t huge = 2 * 1024 * 1024;
+	uintptr_t	start = TYPEALIGN(huge, (uintptr_t) ptr);
+	uintptr_t	end = TYPEALIGN_DOWN(huge, (uintptr_t) ptr + size);
+
+	if (end > start)
+		(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
+#endif
+}
+
+/*
+ * Read every row into memory when the table's estimated rows fit in
+ * maintenance_work_mem with room to spare; false (and nothing kept) when
+ * they do not, or turned out not to.
+ */
+static bool
+ReadRowsIntoMemory(AlexBuildState *bs, MemoryRows *mr)
+{
+	double		estimate = bs->heap->rd_rel->reltuples;
+	double		budget = (double) maintenance_work_mem * 1024.0;
+	int			dim = bs->info.dimensions;
+
+	memset(mr, 0, sizeof(*mr));
+	mr->bs = bs;
+	mr->max_rows = (int) Min(budget / MEMORY_ROW_BYTES(dim),
+							 (double) (MaxAllocHugeSize / (sizeof(float) * dim)));
+	mr->max_rows = Min(mr->max_rows, INT_MAX / 2);
+	/* never analysed: at most as many rows as its pages can hold */
+	if (estimate < 0)
+		estimate = (double) RelationGetNumberOfBlocks(bs->heap) * MaxHeapTuplesPerPage;
+	/* near the limit: the two-pass load, rather than risk a wasted pass */
+	if (estimate > 0.8 * mr->max_rows)
+	{
+		elog(DEBUG1, "alex build: about %.0f rows are too many for maintenance_work_mem, sorting them by leaf",
+			 estimate);
+		return false;
+	}
+	mr->capacity = Max(1024, (int) Min(estimate * 1.1, (double) mr->max_rows));
+	mr->tids = palloc_extended(sizeof(ItemPointerData) * mr->capacity, MCXT_ALLOC_HUGE);
+	mr->vectors = palloc_extended(sizeof(float) * dim * (Size) mr->capacity, MCXT_ALLOC_HUGE);
+	AdviseHugePages(mr->vectors, sizeof(float) * dim * (Size) mr->capacity);
+	bs->heap_tuples = table_index_build_scan(bs->heap, bs->index, bs->index_info, true, true,
+											 MemoryRowsCallback, mr, NULL);
+	if (mr->overflow)
+	{
+		elog(DEBUG1, "alex build: more than %d rows, too many for maintenance_work_mem, sorting them by leaf",
+			 mr->max_rows);
+		pfree(mr->tids);
+		pfree(mr->vectors);
+		mr->tids = NULL;
+		mr->vectors = NULL;
+		mr->n = 0;
+		bs->rows_seen = 0;
+		return false;
+	}
+	elog(DEBUG1, "alex build: %d rows read into memory", mr->n);
+	return true;
+}
+
+/*
+ * The sample from memory: bs->sample_target rows drawn uniformly without
+ * replacement (a partial Fisher-Yates shuffle), or every row.
+ */
+static void
+SampleFromMemory(AlexBuildState *bs, const MemoryRows *mr)
+{
+	int			dim = bs->info.dimensions;
+	int			want = Min(bs->sample_target, mr->n);
+	int		   *pick = palloc_extended(sizeof(int) * Max(mr->n, 1), MCXT_ALLOC_HUGE);
+
+	for (int i = 0; i < mr->n; i++)
+		pick[i] = i;
+	for (int i = 0; i < want; i++)
+	{
+		int			j = i + (int) pg_prng_uint64_range(&bs->prng, 0, (uint64) (mr->n - i - 1));
+		int			tmp = pick[i];
+
+		pick[i] = pick[j];
+		pick[j] = tmp;
+		memcpy(bs->samples + (Size) i * dim, mr->vectors + (Size) pick[i] * dim,
+			   sizeof(float) * dim);
+	}
+	bs->sample_count = want;
+	pfree(pick);
+}
+
+static int
+MemoryRowTidCompare(const void *a, const void *b, void *arg)
+{
+	const MemoryRows *mr = (const MemoryRows *) arg;
+
+	return ItemPointerCompare(&mr->tids[*(const int *) a], &mr->tids[*(const int *) b]);
+}
+
+/*
+ * Route the rows in memory to their leaves, then write each leaf from its
+ * rows in TID order, as the sorted load does.
+ */
+static void
+AlexMemoryLoad(AlexBuildState *bs, MemoryRows *mr, const float *centroids, int k)
+{
+	int			dim = bs->info.dimensions;
+	int			rdim = bs->info.route_dimensions;
+	AlexCentroidSearch *search = AlexBeginCentroidSearch(bs->info.metric, centroids, k, rdim);
+	float	   *routed = palloc(sizeof(float) * rdim * BULK_LOAD_BLOCK);
+	int		   *leaf = palloc_extended(sizeof(int) * Max(mr->n, 1), MCXT_ALLOC_HUGE);
+	int		   *order = palloc_extended(sizeof(int) * Max(mr->n, 1), MCXT_ALLOC_HUGE);
+	int		   *start = palloc0(sizeof(int) * (k + 1));
+	int			max_run = 0;
+	ItemPointerData *run_tids;
+	float	   *run_vectors;
+	WrittenLeaves written;
+
+	for (int first = 0; first < mr->n; first += BULK_LOAD_BLOCK)
+	{
+		int			count = Min(BULK_LOAD_BLOCK, mr->n - first);
+
+		CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < count; i++)
+			AlexPrepareVector(&bs->info, mr->vectors + (Size) (first + i) * dim,
+							  routed + (Size) i * rdim);
+		AlexFindNearestCentroids(search, routed, count, leaf + first);
+		bs->index_tuples += count;
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->index_tuples);
+	}
+
+	/* counting sort by leaf; within a leaf, by TID */
+	for (int i = 0; i < mr->n; i++)
+		start[leaf[i] + 1]++;
+	for (int c = 0; c < k; c++)
+	{
+		max_run = Max(max_run, start[c + 1]);
+		start[c + 1] += start[c];
+	}
+	for (int i = 0; i < mr->n; i++)
+		order[start[leaf[i]]++] = i;
+	for (int c = k; c > 0; c--)
+		start[c] = start[c - 1];
+	start[0] = 0;
+
+	BeginWrittenLeaves(&written, k, rdim);
+	bs->bulk = AlexBulkBegin(bs->index);
+	run_tids = palloc(sizeof(ItemPointerData) * Max(max_run, 1));
+	run_vectors = palloc_extended(sizeof(float) * dim * (Size) Max(max_run, 1), MCXT_ALLOC_HUGE);
+	for (int c = 0; c < k; c++)
+	{
+		int			n = start[c + 1] - start[c];
+		int		   *members = order + start[c];
+
+		CHECK_FOR_INTERRUPTS();
+		qsort_arg(members, n, sizeof(int), MemoryRowTidCompare, mr);
+		for (int i = 0; i < n; i++)
+		{
+			run_tids[i] = mr->tids[members[i]];
+			memcpy(run_vectors + (Size) i * dim, mr->vectors + (Size) members[i] * dim,
+				   sizeof(float) * dim);
+		}
+		WriteRun(bs, centroids + (Size) c * rdim, run_tids, run_vectors, n, &written);
+	}
+	AlexBulkEnd(bs->bulk);
+	bs->bulk = NULL;
+	FinishWrittenLeaves(bs, &written);
+
+	pfree(run_tids);
+	pfree(run_vectors);
+	pfree(start);
+	pfree(order);
+	pfree(leaf);
+	pfree(routed);
+	AlexEndCentroidSearch(search);
 }
 
 /*
@@ -881,6 +1140,8 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	int			leaves_option = AlexLeavesOption(index);
 	int			k;
 	int			nworkers;
+	MemoryRows	rows = {0};
+	bool		in_memory;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
@@ -906,13 +1167,21 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	bs.sample_target = AlexSampleTarget(heap, &bs.info, leaves_option);
 	bs.samples = palloc_extended(sizeof(float) * bs.info.dimensions * bs.sample_target,
 								 MCXT_ALLOC_HUGE);
+	AdviseHugePages(bs.samples, sizeof(float) * bs.info.dimensions * bs.sample_target);
 	bs.sample_toasted = palloc0(sizeof(Datum) * bs.sample_target);
 	bs.sample_empty = palloc0(sizeof(bool) * bs.sample_target);
 	bs.sample_context = AllocSetContextCreate(CurrentMemoryContext, "alex build sample",
 											  ALLOCSET_DEFAULT_SIZES);
-	bs.heap_tuples = table_index_build_scan(heap, index, indexInfo, true, true,
-											SampleCallback, &bs, NULL);
-	FetchSampleVectors(&bs);
+	nworkers = plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
+	in_memory = nworkers == 0 && ReadRowsIntoMemory(&bs, &rows);
+	if (in_memory)
+		SampleFromMemory(&bs, &rows);
+	else
+	{
+		bs.heap_tuples = table_index_build_scan(heap, index, indexInfo, true, true,
+												SampleCallback, &bs, NULL);
+		FetchSampleVectors(&bs);
+	}
 
 	if (bs.sample_count > 0)
 	{
@@ -920,6 +1189,8 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		float	   *routed = palloc_extended(sizeof(float) * rdim * bs.sample_count,
 											 MCXT_ALLOC_HUGE);
 		float	   *centroids;
+
+		AdviseHugePages(routed, sizeof(float) * rdim * bs.sample_count);
 
 		/* 2. k-means on the sample, in routing space */
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, ALEX_PHASE_KMEANS);
@@ -937,14 +1208,19 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 		/*
 		 * 3. the rows: with parallel workers, empty leaves first and every
-		 * row through the (concurrent-safe) insert path; alone, a sort by
-		 * leaf and each leaf written whole.
+		 * row through the (concurrent-safe) insert path; alone, each leaf
+		 * written whole from the rows in memory or from a sort by leaf.
 		 */
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, ALEX_PHASE_LOAD);
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs.rows_seen);
 		bs.report_progress = true;
-		nworkers = plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
-		if (nworkers > 0)
+		if (in_memory)
+		{
+			AlexReadIndexInfo(index, &bs.info);
+			AlexMemoryLoad(&bs, &rows, centroids, k);
+			AlexSetTupleCount(index, (uint64) bs.index_tuples);
+		}
+		else if (nworkers > 0)
 		{
 			AlexCreateLeaves(&bs, centroids, k);
 			AlexSetTupleCount(index, (uint64) bs.rows_seen);
@@ -958,6 +1234,11 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 			AlexSetTupleCount(index, (uint64) bs.index_tuples);
 		}
 		pfree(centroids);
+	}
+	if (rows.tids)
+	{
+		pfree(rows.tids);
+		pfree(rows.vectors);
 	}
 	pfree(bs.samples);
 	pfree(bs.sample_toasted);

@@ -120,3 +120,41 @@ RESET enable_seqscan;
 INSERT INTO sized SELECT id + 6000, v FROM sized WHERE id <= 300;
 SELECT splits FROM alex_index_stats('sized_alex');
 DROP TABLE sized;
+
+-- the serial load reads every row into memory when maintenance_work_mem
+-- holds them (one heap pass), else sorts them by leaf (two passes); when
+-- the table has more rows than its statistics said, it notices and sorts.
+-- All three index every row, and exhaustive probes equal an exact scan.
+CREATE TABLE items (id int, v vector(128)) WITH (autovacuum_enabled = false);
+INSERT INTO items
+SELECT i, (SELECT array_agg(sin(i * g) + (i % 7) + 0 * i) FROM generate_series(1, 128) g)::vector
+FROM generate_series(1, 1000) i;
+ANALYZE items;
+-- 1,000 rows by the statistics, 3,000 in the table
+INSERT INTO items
+SELECT i, (SELECT array_agg(sin(i * g) + (i % 7) + 0 * i) FROM generate_series(1, 128) g)::vector
+FROM generate_series(1001, 3000) i;
+CREATE TABLE queries AS SELECT id, v FROM items WHERE id % 300 = 0;
+\set VERBOSITY terse
+SET maintenance_work_mem = '1MB';
+SET client_min_messages = debug1;
+CREATE INDEX items_overflow ON items USING alex (v vector_l2_ops);
+RESET client_min_messages;
+SELECT entries, alex_index_check('items_overflow') FROM alex_index_stats('items_overflow');
+SELECT pg_temp.exhaustive_equals_exact('items', '<->', 20);
+DROP INDEX items_overflow;
+ANALYZE items;
+SET client_min_messages = debug1;
+CREATE INDEX items_sorted ON items USING alex (v vector_l2_ops);
+RESET client_min_messages;
+SELECT entries, alex_index_check('items_sorted') FROM alex_index_stats('items_sorted');
+SELECT pg_temp.exhaustive_equals_exact('items', '<->', 20);
+DROP INDEX items_sorted;
+RESET maintenance_work_mem;
+SET client_min_messages = debug1;
+CREATE INDEX items_memory ON items USING alex (v vector_l2_ops);
+RESET client_min_messages;
+SELECT entries, alex_index_check('items_memory') FROM alex_index_stats('items_memory');
+SELECT pg_temp.exhaustive_equals_exact('items', '<->', 20);
+DROP TABLE items, queries;
+\set VERBOSITY sqlstate
