@@ -672,6 +672,22 @@ extern int	AlexNearestCentroid(AlexMetricKind metric, const float *x,
 extern void AlexCentroidOf(const float *rows, int n, int dimensions, AlexMetricKind metric,
 						   float *centroid);
 
+typedef struct AlexCentroidSums
+{
+	int			k;
+	int			dimensions;
+	double	   *sums;			/* k x dimensions */
+	int		   *counts;			/* rows added to each cluster */
+} AlexCentroidSums;
+
+extern AlexCentroidSums *AlexBeginCentroidSums(int k, int dimensions);
+extern void AlexResetCentroidSums(AlexCentroidSums *acc);
+extern void AlexAddToCentroidSums(AlexCentroidSums *acc, const float *rows, int n,
+								  const int *assignment);
+extern void AlexFinishCentroidSums(const AlexCentroidSums *acc, AlexMetricKind metric,
+								   float *centroids);
+extern void AlexEndCentroidSums(AlexCentroidSums *acc);
+
 /* alexassign.c */
 typedef struct AlexCentroidSearch AlexCentroidSearch;
 extern AlexCentroidSearch *AlexBeginCentroidSearch(AlexMetricKind metric,
