@@ -45,6 +45,7 @@
 #define SHORTLIST_MIN_DIMENSIONS (4 * SHORTLIST_DIRECTIONS)
 #define SHORTLIST_LENGTH		16
 #define SHORTLIST_ITERATIONS	8
+#define SHORTLIST_GROUP			8	/* centroids a group, for the list's bound */
 
 struct AlexCentroidSearch
 {
@@ -60,6 +61,7 @@ struct AlexCentroidSearch
 	float	   *projected;		/* k x directions */
 	float	   *projected_norms;	/* |P c|^2, or 0 for inner product */
 	float	   *x_projected;	/* scratch: ASSIGN_BLOCK_ROWS x directions */
+	float	   *scores;			/* scratch: k subspace scores of one row */
 };
 
 /*
@@ -172,6 +174,7 @@ AlexBeginCentroidSearch(AlexMetricKind metric, const float *centroids, int k, in
 		s->projected = palloc(sizeof(float) * k * m);
 		s->projected_norms = palloc(sizeof(float) * k);
 		s->x_projected = palloc(sizeof(float) * ASSIGN_BLOCK_ROWS * m);
+		s->scores = palloc(sizeof(float) * k);
 		AlexFitDirections(centroids, k, dimensions, m, s->basis);
 		distance_kernels->dot_block(centroids, k, s->basis, m, dimensions, s->projected);
 		for (int c = 0; c < k; c++)
@@ -206,8 +209,37 @@ LeastScore(const float *norms, const float *dots, int k)
 }
 
 /*
+ * Insert (c, score) into a list sorted by score, of at most SHORTLIST_LENGTH;
+ * an equal score does not displace, so a full list ends as the least
+ * (score, c) pairs whatever else passed through it.
+ */
+static inline void
+ShortlistInsert(int *list, float *list_score, int *n, int c, float score)
+{
+	int			at;
+
+	if (*n == SHORTLIST_LENGTH && score >= list_score[*n - 1])
+		return;
+	at = *n < SHORTLIST_LENGTH ? (*n)++ : *n - 1;
+	while (at > 0 && list_score[at - 1] > score)
+	{
+		list[at] = list[at - 1];
+		list_score[at] = list_score[at - 1];
+		at--;
+	}
+	list[at] = c;
+	list_score[at] = score;
+}
+
+/*
  * The nearest centroid of one row by its short list: the SHORTLIST_LENGTH
  * least scores in the subspace, then exact scores for those.
+ *
+ * Inserting every centroid into the list costs more than scoring them, so
+ * the list only sees the centroids that can make it: the centroids come in
+ * groups, and the SHORTLIST_LENGTH-th least of the groups' minima bounds
+ * the list's last score from above (each group has one score at most its
+ * minimum).
  */
 static int
 NearestByShortlist(const AlexCentroidSearch *s, const float *x, const float *approx)
@@ -217,25 +249,29 @@ NearestByShortlist(const AlexCentroidSearch *s, const float *x, const float *app
 	int			n = 0;
 	int			best = -1;
 	float		best_score = FLT_MAX;
+	float	   *scores = s->scores;
+	int			groups = (s->k + SHORTLIST_GROUP - 1) / SHORTLIST_GROUP;
+	float		bound = FLT_MAX;
 
 	for (int c = 0; c < s->k; c++)
+		scores[c] = s->projected_norms[c] - 2 * approx[c];
+	if (groups >= SHORTLIST_LENGTH)
 	{
-		float		score = s->projected_norms[c] - 2 * approx[c];
-		int			at;
-
-		if (n == SHORTLIST_LENGTH && score >= list_score[n - 1])
-			continue;
-		/* insert, keeping the list sorted; the last one drops out when full */
-		at = n < SHORTLIST_LENGTH ? n++ : n - 1;
-		while (at > 0 && list_score[at - 1] > score)
+		for (int g = 0; g < groups; g++)
 		{
-			list[at] = list[at - 1];
-			list_score[at] = list_score[at - 1];
-			at--;
+			int			end = Min(s->k, (g + 1) * SHORTLIST_GROUP);
+			float		least = scores[g * SHORTLIST_GROUP];
+
+			for (int c = g * SHORTLIST_GROUP + 1; c < end; c++)
+				least = Min(least, scores[c]);
+			ShortlistInsert(list, list_score, &n, g, least);
 		}
-		list[at] = c;
-		list_score[at] = score;
+		bound = list_score[SHORTLIST_LENGTH - 1];
+		n = 0;
 	}
+	for (int c = 0; c < s->k; c++)
+		if (scores[c] <= bound)
+			ShortlistInsert(list, list_score, &n, c, scores[c]);
 	for (int i = 0; i < n; i++)
 	{
 		int			c = list[i];
@@ -304,6 +340,7 @@ AlexEndCentroidSearch(AlexCentroidSearch *s)
 		pfree(s->projected);
 		pfree(s->projected_norms);
 		pfree(s->x_projected);
+		pfree(s->scores);
 	}
 	pfree(s);
 }

@@ -934,16 +934,20 @@ ReadRowsIntoMemory(AlexBuildState *bs, MemoryRows *mr)
 }
 
 /*
- * The sample from memory: bs->sample_target rows drawn uniformly without
- * replacement (a partial Fisher-Yates shuffle), or every row.
+ * The sample from memory: rows drawn uniformly without replacement (a
+ * partial Fisher-Yates shuffle), or every row.  Half the sample pass's
+ * target is enough here, since AlexMemoryLoad's Lloyd step over all rows
+ * refines the sample's centroids (DECISIONS #30), but no fewer than
+ * ALEX_MIN_SAMPLES.
  */
 static void
 SampleFromMemory(AlexBuildState *bs, const MemoryRows *mr)
 {
 	int			dim = bs->info.dimensions;
-	int			want = Min(bs->sample_target, mr->n);
+	int			want = Max(bs->sample_target / 2, Min(ALEX_MIN_SAMPLES, bs->sample_target));
 	int		   *pick = palloc_extended(sizeof(int) * Max(mr->n, 1), MCXT_ALLOC_HUGE);
 
+	want = Min(want, mr->n);
 	for (int i = 0; i < mr->n; i++)
 		pick[i] = i;
 	for (int i = 0; i < want; i++)
