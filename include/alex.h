@@ -44,10 +44,12 @@
 #if PG_VERSION_NUM >= 160000
 typedef RelFileLocator AlexFileId;
 #define AlexRelationFile(rel)		((rel)->rd_locator)
+#define AlexRelationFileNumber(rel)	((rel)->rd_locator.relNumber)
 #define AlexFileIdEquals(a, b)		RelFileLocatorEquals(a, b)
 #else
 typedef RelFileNode AlexFileId;
 #define AlexRelationFile(rel)		((rel)->rd_node)
+#define AlexRelationFileNumber(rel)	((rel)->rd_node.relNode)
 #define AlexFileIdEquals(a, b)		RelFileNodeEquals(a, b)
 #endif
 
@@ -524,6 +526,8 @@ extern void alexendscan(IndexScanDesc scan);
 extern void AlexInitPage(Page page, uint16 kind);
 extern void AlexCheckPage(Relation index, Page page, BlockNumber blkno, uint16 kind);
 extern Buffer AlexNewBuffer(Relation index);
+extern Buffer AlexReadBuffer(Relation index, BlockNumber blkno);
+extern void AlexPrefetchBuffer(Relation index, BlockNumber blkno);
 extern Buffer AlexExtendFork(Relation index, ForkNumber fork);
 extern void AlexReadIndexInfo(Relation index, AlexIndexInfo *info);
 extern AlexMetricKind AlexGetMetric(Relation index);

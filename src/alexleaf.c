@@ -358,7 +358,7 @@ VectorReaderHold(VectorReader *r, int slot)
 			UnlockReleaseBuffer(r->buf);
 		r->slot = -1;
 		blkno = OccupiedSlotBlock(r->index, r->data_blkno, AlexVectorPageList(r->hdr), slot);
-		r->buf = ReadBuffer(r->index, blkno);
+		r->buf = AlexReadBuffer(r->index, blkno);
 		LockBuffer(r->buf, BUFFER_LOCK_SHARE);
 		r->slot = slot;
 		AlexCheckVectorPage(r->index, BufferGetPage(r->buf), blkno, r->data_blkno);
@@ -1240,7 +1240,7 @@ AlexPinLaneVector(Relation index, BlockNumber data_blkno, const BlockNumber *vec
 		char	   *piece;
 
 		SpanPiece(&span, slot, &page_offset, &vector_offset, &len);
-		bufs[n] = ReadBuffer(index, OccupiedSlotBlock(index, data_blkno, vector_pages, slot));
+		bufs[n] = AlexReadBuffer(index, OccupiedSlotBlock(index, data_blkno, vector_pages, slot));
 		piece = PageGetContents(BufferGetPage(bufs[n])) + page_offset;
 		__builtin_prefetch(BufferGetPage(bufs[n]));
 		__builtin_prefetch(BufferGetPage(bufs[n]) + BLCKSZ - 64);	/* its kind */

@@ -260,9 +260,9 @@ AddCandidate(ItemPointer tid, const char *payload, int lane, void *arg)
  * still right.
  */
 static void
-ScanLeaf(Relation index, AlexScanOpaque so, BlockNumber leaf, Buffer recent)
+ScanLeaf(Relation index, AlexScanOpaque so, BlockNumber leaf)
 {
-	Buffer		head_buf = InvalidBuffer;
+	Buffer		head_buf;
 	AlexLeafHead head;
 	BlockNumber *pages;
 	int			npages;
@@ -270,14 +270,7 @@ ScanLeaf(Relation index, AlexScanOpaque so, BlockNumber leaf, Buffer recent)
 	CodeCollector cc;
 	Buffer	   *bufs;
 
-#if PG_VERSION_NUM >= 140000
-	/* the prefetch found the page in shared buffers: skip a second lookup */
-	if (BufferIsValid(recent) &&
-		ReadRecentBuffer(AlexRelationFile(index), MAIN_FORKNUM, leaf, recent))
-		head_buf = recent;
-#endif
-	if (!BufferIsValid(head_buf))
-		head_buf = ReadBuffer(index, leaf);
+	head_buf = AlexReadBuffer(index, leaf);
 	LockBuffer(head_buf, BUFFER_LOCK_SHARE);
 	AlexCheckLeafHead(index, BufferGetPage(head_buf), leaf, so->info.dimensions);
 	head = AlexPageGetLeafHead(BufferGetPage(head_buf));
@@ -296,7 +289,7 @@ ScanLeaf(Relation index, AlexScanOpaque so, BlockNumber leaf, Buffer recent)
 	bufs = palloc(sizeof(Buffer) * Max(npages, 1));
 	for (int i = 0; i < npages; i++)
 	{
-		bufs[i] = ReadBuffer(index, pages[i]);
+		bufs[i] = AlexReadBuffer(index, pages[i]);
 		__builtin_prefetch(BufferGetPage(bufs[i]));
 		__builtin_prefetch(BufferGetPage(bufs[i]) + 64);
 		__builtin_prefetch(BufferGetPage(bufs[i]) + BLCKSZ - 64);	/* its kind */
@@ -384,7 +377,6 @@ AlexScanNextBatch(IndexScanDesc scan)
 	int			batch = so->empty_query ? so->total_leaves : so->probes_per_batch;
 	MemoryContext old;
 	int			end;
-	Buffer	   *recent;
 
 	if (so->nprobed >= limit)
 		return false;
@@ -417,20 +409,17 @@ AlexScanNextBatch(IndexScanDesc scan)
 	so->reserve.n = 0;
 	so->exact.n = 0;
 
-	recent = palloc(sizeof(Buffer) * (end - so->next_probe));
 	for (int i = so->next_probe; i < end; i++)
-		recent[i - so->next_probe] =
-			PrefetchBuffer(scan->indexRelation, MAIN_FORKNUM, so->probes[i].leaf).recent_buffer;
-	for (int i = 0; so->next_probe < end; so->next_probe++, i++)
+		AlexPrefetchBuffer(scan->indexRelation, so->probes[i].leaf);
+	for (; so->next_probe < end; so->next_probe++)
 	{
 		BlockNumber leaf = so->probes[so->next_probe].leaf;
 
 		CHECK_FOR_INTERRUPTS();
 		hash_search(so->probed, &leaf, HASH_ENTER, NULL);
 		so->nprobed++;
-		ScanLeaf(scan->indexRelation, so, leaf, recent[i]);
+		ScanLeaf(scan->indexRelation, so, leaf);
 	}
-	pfree(recent);
 	HeapBuild(&so->exact);
 
 	MemoryContextSwitchTo(old);
