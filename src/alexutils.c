@@ -17,6 +17,7 @@
 #include "alex.h"
 #include "distance.h"
 #include "common/hashfn.h"
+#include "pgstat.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
@@ -44,7 +45,7 @@ AlexInitPage(Page page, uint16 kind)
 
 /*
  * Which shared buffer last held a page of an alex index, remembered by this
- * backend in a small direct-mapped table.  A scan reads a few dozen pages
+ * backend in a direct-mapped table.  A scan reads a few dozen pages
  * (leaf heads, data pages, the vector pages of reranked rows), and looking
  * each up in the shared buffer mapping table (a hash, under a partition
  * lock) was ~12% of a query's backend time on fashion-mnist.
@@ -89,7 +90,12 @@ AlexReadBuffer(Relation index, BlockNumber blkno)
 	if (slot->file_number == AlexRelationFileNumber(index) && slot->blkno == blkno &&
 		BufferIsValid(slot->buffer) &&
 		ReadRecentBuffer(AlexRelationFile(index), MAIN_FORKNUM, blkno, slot->buffer))
+	{
+		/* counted in pg_statio_*_indexes as ReadBuffer counts a hit */
+		pgstat_count_buffer_read(index);
+		pgstat_count_buffer_hit(index);
 		return slot->buffer;
+	}
 	buf = ReadBuffer(index, blkno);
 	slot->file_number = AlexRelationFileNumber(index);
 	slot->blkno = blkno;
