@@ -64,16 +64,29 @@ typedef struct AlexRecentBuffer
 
 static AlexRecentBuffer *recent_buffers = NULL;
 
+/* The table's slot for a block; *remembered: it holds a buffer for that block */
 static AlexRecentBuffer *
-RecentBufferSlot(Relation index, BlockNumber blkno)
+RecentBufferSlot(Relation index, BlockNumber blkno, bool *remembered)
 {
 	uint32		h;
+	AlexRecentBuffer *slot;
 
 	if (recent_buffers == NULL)
 		recent_buffers = MemoryContextAllocZero(TopMemoryContext,
 												sizeof(AlexRecentBuffer) * ALEX_RECENT_BUFFERS);
 	h = hash_combine(murmurhash32((uint32) AlexRelationFileNumber(index)), murmurhash32(blkno));
-	return &recent_buffers[h & (ALEX_RECENT_BUFFERS - 1)];
+	slot = &recent_buffers[h & (ALEX_RECENT_BUFFERS - 1)];
+	*remembered = slot->file_number == AlexRelationFileNumber(index) &&
+		slot->blkno == blkno && BufferIsValid(slot->buffer);
+	return slot;
+}
+
+static void
+RememberBuffer(AlexRecentBuffer *slot, Relation index, BlockNumber blkno, Buffer buffer)
+{
+	slot->file_number = AlexRelationFileNumber(index);
+	slot->blkno = blkno;
+	slot->buffer = buffer;
 }
 
 /* ReadBuffer of a main-fork page of an alex index, by the remembered buffer first */
@@ -82,13 +95,13 @@ AlexReadBuffer(Relation index, BlockNumber blkno)
 {
 #if PG_VERSION_NUM >= 140000
 	AlexRecentBuffer *slot;
+	bool		remembered;
 	Buffer		buf;
 
 	if (RelationUsesLocalBuffers(index))
 		return ReadBuffer(index, blkno);
-	slot = RecentBufferSlot(index, blkno);
-	if (slot->file_number == AlexRelationFileNumber(index) && slot->blkno == blkno &&
-		BufferIsValid(slot->buffer) &&
+	slot = RecentBufferSlot(index, blkno, &remembered);
+	if (remembered &&
 		ReadRecentBuffer(AlexRelationFile(index), MAIN_FORKNUM, blkno, slot->buffer))
 	{
 		/* counted in pg_statio_*_indexes as ReadBuffer counts a hit */
@@ -97,9 +110,7 @@ AlexReadBuffer(Relation index, BlockNumber blkno)
 		return slot->buffer;
 	}
 	buf = ReadBuffer(index, blkno);
-	slot->file_number = AlexRelationFileNumber(index);
-	slot->blkno = blkno;
-	slot->buffer = buf;
+	RememberBuffer(slot, index, blkno, buf);
 	return buf;
 #else
 	return ReadBuffer(index, blkno);
@@ -115,21 +126,17 @@ AlexPrefetchBuffer(Relation index, BlockNumber blkno)
 {
 #if PG_VERSION_NUM >= 140000
 	AlexRecentBuffer *slot;
+	bool		remembered;
 	PrefetchBufferResult r;
 
 	if (RelationUsesLocalBuffers(index))
 		return;
-	slot = RecentBufferSlot(index, blkno);
-	if (slot->file_number == AlexRelationFileNumber(index) && slot->blkno == blkno &&
-		BufferIsValid(slot->buffer))
+	slot = RecentBufferSlot(index, blkno, &remembered);
+	if (remembered)
 		return;
 	r = PrefetchBuffer(index, MAIN_FORKNUM, blkno);
 	if (BufferIsValid(r.recent_buffer))
-	{
-		slot->file_number = AlexRelationFileNumber(index);
-		slot->blkno = blkno;
-		slot->buffer = r.recent_buffer;
-	}
+		RememberBuffer(slot, index, blkno, r.recent_buffer);
 #else
 	PrefetchBuffer(index, MAIN_FORKNUM, blkno);
 #endif
