@@ -697,8 +697,12 @@ typedef struct AlexCentroidSearch AlexCentroidSearch;
 extern AlexCentroidSearch *AlexBeginCentroidSearch(AlexMetricKind metric,
 												   const float *centroids, int k,
 												   int dimensions);
+#define ALEX_MAX_NEAR 16			/* most nearest centroids kept a row */
 extern void AlexFindNearestCentroids(AlexCentroidSearch *search, const float *x, int n,
-									 int *best);
+									 int *best, int *near, int nnear);
+extern void AlexNearestAmong(AlexMetricKind metric, const float *x, int n,
+							 const float *centroids, int dimensions, const int *candidates,
+							 int ncandidates, int *best);
 extern void AlexEndCentroidSearch(AlexCentroidSearch *search);
 extern void AlexFitDirections(const float *centroids, int k, int dimensions, int directions,
 							  float *basis);

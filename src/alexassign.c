@@ -61,7 +61,7 @@ struct AlexCentroidSearch
 	float	   *projected;		/* k x directions */
 	float	   *projected_norms;	/* |P c|^2, or 0 for inner product */
 	float	   *x_projected;	/* scratch: ASSIGN_BLOCK_ROWS x directions */
-	float	   *scores;			/* scratch: k subspace scores of one row */
+	float	   *scores;			/* scratch: k scores of one row */
 };
 
 /*
@@ -153,6 +153,7 @@ AlexBeginCentroidSearch(AlexMetricKind metric, const float *centroids, int k, in
 	s->centroids = centroids;
 	s->k = k;
 	s->dimensions = dimensions;
+	s->scores = palloc(sizeof(float) * k);
 	if (metric == ALEX_METRIC_L1)
 		return s;				/* no dot products: one pair at a time */
 
@@ -174,7 +175,6 @@ AlexBeginCentroidSearch(AlexMetricKind metric, const float *centroids, int k, in
 		s->projected = palloc(sizeof(float) * k * m);
 		s->projected_norms = palloc(sizeof(float) * k);
 		s->x_projected = palloc(sizeof(float) * ASSIGN_BLOCK_ROWS * m);
-		s->scores = palloc(sizeof(float) * k);
 		AlexFitDirections(centroids, k, dimensions, m, s->basis);
 		distance_kernels->dot_block(centroids, k, s->basis, m, dimensions, s->projected);
 		for (int c = 0; c < k; c++)
@@ -208,20 +208,26 @@ LeastScore(const float *norms, const float *dots, int k)
 	return best;
 }
 
+/* Does (score, c) come before (other_score, other)? */
+static inline bool
+PairBefore(float score, int c, float other_score, int other)
+{
+	return score < other_score || (score == other_score && c < other);
+}
+
 /*
- * Insert (c, score) into a list sorted by score, of at most SHORTLIST_LENGTH;
- * an equal score does not displace, so a full list ends as the least
- * (score, c) pairs whatever else passed through it.
+ * Insert (c, score) into a list of at most capacity pairs, least (score, c)
+ * first; a full list ends as the least pairs whatever else passed through.
  */
 static inline void
-ShortlistInsert(int *list, float *list_score, int *n, int c, float score)
+ListInsert(int *list, float *list_score, int *n, int capacity, int c, float score)
 {
 	int			at;
 
-	if (*n == SHORTLIST_LENGTH && score >= list_score[*n - 1])
+	if (*n == capacity && !PairBefore(score, c, list_score[*n - 1], list[*n - 1]))
 		return;
-	at = *n < SHORTLIST_LENGTH ? (*n)++ : *n - 1;
-	while (at > 0 && list_score[at - 1] > score)
+	at = *n < capacity ? (*n)++ : *n - 1;
+	while (at > 0 && PairBefore(score, c, list_score[at - 1], list[at - 1]))
 	{
 		list[at] = list[at - 1];
 		list_score[at] = list_score[at - 1];
@@ -229,6 +235,26 @@ ShortlistInsert(int *list, float *list_score, int *n, int c, float score)
 	}
 	list[at] = c;
 	list_score[at] = score;
+}
+
+/*
+ * The nearest of a row's scored centroids (scored[i], or i without scored):
+ * near[0..nnear) receives the nnear nearest, nearest first (-1 past the
+ * ones scored); returns near[0].
+ */
+static int
+KeepNearest(int *near, int nnear, const int *scored, const float *scores, int n)
+{
+	int			list[ALEX_MAX_NEAR];
+	float		list_score[ALEX_MAX_NEAR];
+	int			count = 0;
+
+	Assert(nnear >= 1 && nnear <= ALEX_MAX_NEAR);
+	for (int i = 0; i < n; i++)
+		ListInsert(list, list_score, &count, nnear, scored ? scored[i] : i, scores[i]);
+	for (int i = 0; i < nnear; i++)
+		near[i] = i < count ? list[i] : -1;
+	return near[0];
 }
 
 /*
@@ -242,13 +268,13 @@ ShortlistInsert(int *list, float *list_score, int *n, int c, float score)
  * minimum).
  */
 static int
-NearestByShortlist(const AlexCentroidSearch *s, const float *x, const float *approx)
+NearestByShortlist(const AlexCentroidSearch *s, const float *x, const float *approx,
+				   int *near, int nnear)
 {
 	int			list[SHORTLIST_LENGTH];
 	float		list_score[SHORTLIST_LENGTH];
+	float		exact[SHORTLIST_LENGTH];
 	int			n = 0;
-	int			best = -1;
-	float		best_score = FLT_MAX;
 	float	   *scores = s->scores;
 	int			groups = (s->k + SHORTLIST_GROUP - 1) / SHORTLIST_GROUP;
 	float		bound = FLT_MAX;
@@ -264,65 +290,115 @@ NearestByShortlist(const AlexCentroidSearch *s, const float *x, const float *app
 
 			for (int c = g * SHORTLIST_GROUP + 1; c < end; c++)
 				least = Min(least, scores[c]);
-			ShortlistInsert(list, list_score, &n, g, least);
+			ListInsert(list, list_score, &n, SHORTLIST_LENGTH, g, least);
 		}
 		bound = list_score[SHORTLIST_LENGTH - 1];
 		n = 0;
 	}
 	for (int c = 0; c < s->k; c++)
 		if (scores[c] <= bound)
-			ShortlistInsert(list, list_score, &n, c, scores[c]);
+			ListInsert(list, list_score, &n, SHORTLIST_LENGTH, c, scores[c]);
 	for (int i = 0; i < n; i++)
-	{
-		int			c = list[i];
-		float		score = s->norms[c] -
-			2 * VectorInnerProduct(x, s->centroids + (Size) c * s->dimensions, s->dimensions);
-
-		if (score < best_score || (score == best_score && c < best))
-		{
-			best_score = score;
-			best = c;
-		}
-	}
-	return best;
+		exact[i] = s->norms[list[i]] -
+			2 * VectorInnerProduct(x, s->centroids + (Size) list[i] * s->dimensions,
+								   s->dimensions);
+	return KeepNearest(near, nnear, list, exact, n);
 }
 
 /*
- * best[i] = the centroid nearest to row i of x (n rows).
+ * best[i] = the centroid nearest to row i of x (n rows).  With near, also
+ * near[i * nnear ...] = row i's nnear nearest centroids, nearest first
+ * (-1 when there are fewer), for AlexNearestAmong.
  */
 void
-AlexFindNearestCentroids(AlexCentroidSearch *s, const float *x, int n, int *best)
+AlexFindNearestCentroids(AlexCentroidSearch *s, const float *x, int n, int *best,
+						 int *near, int nnear)
 {
 	int			dim = s->dimensions;
+	int			one[1];
 
-	if (s->metric == ALEX_METRIC_L1)
-	{
-		for (int i = 0; i < n; i++)
-			best[i] = AlexNearestCentroid(s->metric, x + (Size) i * dim, s->centroids, s->k,
-										  dim);
-		return;
-	}
+	if (!near)
+		nnear = 1;
 	for (int start = 0; start < n; start += ASSIGN_BLOCK_ROWS)
 	{
 		int			rows = Min(ASSIGN_BLOCK_ROWS, n - start);
 		const float *block = x + (Size) start * dim;
 
 		CHECK_FOR_INTERRUPTS();
-		if (s->directions > 0)
+		if (s->metric == ALEX_METRIC_L1)
+		{
+			/* no dot products: every centroid, one pair at a time */
+			for (int i = 0; i < rows; i++)
+			{
+				for (int c = 0; c < s->k; c++)
+					s->scores[c] = AlexRouteDistance(s->metric, block + (Size) i * dim,
+													 s->centroids + (Size) c * dim, dim);
+				best[start + i] = KeepNearest(near ? near + (Size) (start + i) * nnear : one,
+											  nnear, NULL, s->scores, s->k);
+			}
+		}
+		else if (s->directions > 0)
 		{
 			int			m = s->directions;
 
 			distance_kernels->dot_block(block, rows, s->basis, m, dim, s->x_projected);
 			distance_kernels->dot_block(s->x_projected, rows, s->projected, s->k, m, s->dots);
 			for (int i = 0; i < rows; i++)
-				best[start + i] = NearestByShortlist(s, block + (Size) i * dim,
-													 s->dots + (Size) i * s->k);
+				best[start + i] =
+					NearestByShortlist(s, block + (Size) i * dim, s->dots + (Size) i * s->k,
+									   near ? near + (Size) (start + i) * nnear : one, nnear);
 		}
 		else
 		{
 			distance_kernels->dot_block(block, rows, s->centroids, s->k, dim, s->dots);
 			for (int i = 0; i < rows; i++)
-				best[start + i] = LeastScore(s->norms, s->dots + (Size) i * s->k, s->k);
+			{
+				const float *dots = s->dots + (Size) i * s->k;
+
+				if (!near)
+				{
+					best[start + i] = LeastScore(s->norms, dots, s->k);
+					continue;
+				}
+				for (int c = 0; c < s->k; c++)
+					s->scores[c] = s->norms[c] - 2 * dots[c];
+				best[start + i] = KeepNearest(near + (Size) (start + i) * nnear, nnear,
+											  NULL, s->scores, s->k);
+			}
+		}
+	}
+}
+
+/*
+ * best[i] = the centroid nearest to row i of x (n rows) among row i's
+ * candidates, candidates[i * ncandidates ...] (-1: none), lowest index on
+ * ties.  It is for rows whose centroids moved a little since
+ * AlexFindNearestCentroids gave the candidates: the nearest is then almost
+ * always among the few that were nearest before.
+ */
+void
+AlexNearestAmong(AlexMetricKind metric, const float *x, int n, const float *centroids,
+				 int dimensions, const int *candidates, int ncandidates, int *best)
+{
+	for (int i = 0; i < n; i++)
+	{
+		const int  *cand = candidates + (Size) i * ncandidates;
+		float		best_distance = FLT_MAX;
+
+		best[i] = cand[0];
+		for (int j = 0; j < ncandidates; j++)
+		{
+			float		d;
+
+			if (cand[j] < 0)
+				continue;
+			d = AlexRouteDistance(metric, x + (Size) i * dimensions,
+								  centroids + (Size) cand[j] * dimensions, dimensions);
+			if (PairBefore(d, cand[j], best_distance, best[i]))
+			{
+				best_distance = d;
+				best[i] = cand[j];
+			}
 		}
 	}
 }
@@ -340,8 +416,8 @@ AlexEndCentroidSearch(AlexCentroidSearch *s)
 		pfree(s->projected);
 		pfree(s->projected_norms);
 		pfree(s->x_projected);
-		pfree(s->scores);
 	}
+	pfree(s->scores);
 	pfree(s);
 }
 
@@ -355,6 +431,6 @@ AlexNearestCentroids(AlexMetricKind metric, const float *x, int n, const float *
 {
 	AlexCentroidSearch *s = AlexBeginCentroidSearch(metric, centroids, k, dimensions);
 
-	AlexFindNearestCentroids(s, x, n, best);
+	AlexFindNearestCentroids(s, x, n, best, NULL, 0);
 	AlexEndCentroidSearch(s);
 }

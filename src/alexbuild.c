@@ -504,6 +504,9 @@ AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
 /* Rows routed to their leaves together (AlexFindNearestCentroids) */
 #define BULK_LOAD_BLOCK 64
 
+/* Centroids a row weighs again after the in-memory build's Lloyd step */
+#define ALEX_REROUTE_CANDIDATES 8
+
 /*
  * The serial load phase: one heap pass routes every row to its leaf into a
  * sort by leaf (spilling past maintenance_work_mem, never failing), then
@@ -536,7 +539,7 @@ BulkLoadFlush(BulkLoadState *bl)
 	TupleTableSlot *slot = bl->slot;
 	bytea	   *copy = palloc(VARHDRSZ + bytes);
 
-	AlexFindNearestCentroids(bl->search, bl->routed, bl->pending, bl->leaves);
+	AlexFindNearestCentroids(bl->search, bl->routed, bl->pending, bl->leaves, NULL, 0);
 	SET_VARSIZE(copy, VARHDRSZ + bytes);
 	for (int i = 0; i < bl->pending; i++)
 	{
@@ -973,18 +976,24 @@ MemoryRowTidCompare(const void *a, const void *b, void *arg)
 }
 
 /*
- * Route every row in memory to its nearest centroid (leaf[i] for row i);
- * with sums, also add each row, in routing space, to its leaf's sum.
+ * Route every row in memory to its leaf: leaf[i] for row i.
+ *
+ * Without candidates, row i goes to the nearest centroid, and with near it
+ * also keeps its ALEX_REROUTE_CANDIDATES nearest there; with sums, each row
+ * is added, in routing space, to its leaf's sum.  With candidates (a
+ * former call's near), row i goes to the nearest of its own candidates.
  */
 static void
 RouteMemoryRows(AlexBuildState *bs, const MemoryRows *mr, const float *centroids, int k,
-				int *leaf, AlexCentroidSums *sums)
+				int *leaf, int *near, const int *candidates, AlexCentroidSums *sums)
 {
 	int			dim = bs->info.dimensions;
 	int			rdim = bs->info.route_dimensions;
-	AlexCentroidSearch *search = AlexBeginCentroidSearch(bs->info.metric, centroids, k, rdim);
+	AlexCentroidSearch *search = NULL;
 	float	   *routed = palloc(sizeof(float) * rdim * BULK_LOAD_BLOCK);
 
+	if (!candidates)
+		search = AlexBeginCentroidSearch(bs->info.metric, centroids, k, rdim);
 	for (int first = 0; first < mr->n; first += BULK_LOAD_BLOCK)
 	{
 		int			count = Min(BULK_LOAD_BLOCK, mr->n - first);
@@ -993,12 +1002,20 @@ RouteMemoryRows(AlexBuildState *bs, const MemoryRows *mr, const float *centroids
 		for (int i = 0; i < count; i++)
 			AlexPrepareVector(&bs->info, mr->vectors + (Size) (first + i) * dim,
 							  routed + (Size) i * rdim);
-		AlexFindNearestCentroids(search, routed, count, leaf + first);
+		if (candidates)
+			AlexNearestAmong(bs->info.metric, routed, count, centroids, rdim,
+							 candidates + (Size) first * ALEX_REROUTE_CANDIDATES,
+							 ALEX_REROUTE_CANDIDATES, leaf + first);
+		else
+			AlexFindNearestCentroids(search, routed, count, leaf + first,
+									 near ? near + (Size) first * ALEX_REROUTE_CANDIDATES : NULL,
+									 ALEX_REROUTE_CANDIDATES);
 		if (sums)
 			AlexAddToCentroidSums(sums, routed, count, leaf + first);
 	}
 	pfree(routed);
-	AlexEndCentroidSearch(search);
+	if (search)
+		AlexEndCentroidSearch(search);
 }
 
 /*
@@ -1009,8 +1026,10 @@ RouteMemoryRows(AlexBuildState *bs, const MemoryRows *mr, const float *centroids
  * each moves to the mean of the rows routed to it, and the rows are routed
  * again.  The partition fits the table, not just the sample, and a query
  * finds its neighbours in fewer leaves (fashion-mnist recall@10 at 14 and
- * 18 probes +0.001-0.003 on two sample seeds, DECISIONS #30); it costs one
- * more routing pass, with the pruned search of alexassign.c.
+ * 18 probes +0.001-0.003 on two sample seeds, DECISIONS #30).  The second
+ * routing only weighs each row's few nearest centroids of the first
+ * (DECISIONS #33): the centroids moved a little, and a row that changes
+ * leaves goes to a neighbour.
  */
 static void
 AlexMemoryLoad(AlexBuildState *bs, MemoryRows *mr, const float *sample_centroids, int k)
@@ -1021,6 +1040,8 @@ AlexMemoryLoad(AlexBuildState *bs, MemoryRows *mr, const float *sample_centroids
 	AlexCentroidSums *sums = AlexBeginCentroidSums(k, rdim);
 	int		   *leaf = palloc_extended(sizeof(int) * Max(mr->n, 1), MCXT_ALLOC_HUGE);
 	int		   *order = palloc_extended(sizeof(int) * Max(mr->n, 1), MCXT_ALLOC_HUGE);
+	int		   *near = palloc_extended(sizeof(int) * ALEX_REROUTE_CANDIDATES * Max(mr->n, 1),
+									   MCXT_ALLOC_HUGE);
 	int		   *start = palloc0(sizeof(int) * (k + 1));
 	int			max_run = 0;
 	ItemPointerData *run_tids;
@@ -1028,10 +1049,11 @@ AlexMemoryLoad(AlexBuildState *bs, MemoryRows *mr, const float *sample_centroids
 	WrittenLeaves written;
 
 	memcpy(centroids, sample_centroids, sizeof(float) * rdim * k);
-	RouteMemoryRows(bs, mr, centroids, k, leaf, sums);
+	RouteMemoryRows(bs, mr, centroids, k, leaf, near, NULL, sums);
 	AlexFinishCentroidSums(sums, bs->info.metric, centroids);
 	AlexEndCentroidSums(sums);
-	RouteMemoryRows(bs, mr, centroids, k, leaf, NULL);
+	RouteMemoryRows(bs, mr, centroids, k, leaf, NULL, near, NULL);
+	pfree(near);
 	bs->index_tuples = mr->n;
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->index_tuples);
 
