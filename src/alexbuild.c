@@ -504,6 +504,14 @@ AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
 /* Rows routed to their leaves together (AlexFindNearestCentroids) */
 #define BULK_LOAD_BLOCK 64
 
+/*
+ * A k-means part of a large run is cut again when it is over this many
+ * times the leaf size, 95% of the size at which a leaf splits
+ * (1 / ALEX_BUILD_DENSITY): such a leaf would split on its first inserts.
+ * Cutting every part over the leaf size cost recall per probe (DECISIONS #34).
+ */
+#define ALEX_RECUT_FACTOR 1.35
+
 /* Centroids a row weighs again after the in-memory build's Lloyd step */
 #define ALEX_REROUTE_CANDIDATES 8
 
@@ -632,7 +640,8 @@ AddWrittenLeaf(WrittenLeaves *wl, int rdim, BlockNumber leaf, const float *centr
  * estimated cluster sizes, and a leaf larger than the cost model's leaf
  * size would split on its first inserts (synthetic-1536: 38 splits in the
  * first 2,000 inserts), so a run that came out larger is cut here, by
- * k-means on its own rows, into leaves of at most that size on average.
+ * k-means on its own rows, and a part that still came out larger is cut
+ * again (k-means parts are uneven), unless k-means could not divide it.
  * WITH (leaves = N) is taken as asked.
  */
 static void
@@ -697,7 +706,9 @@ WriteRun(AlexBuildState *bs, const float *centroid, const ItemPointerData *tids,
 					   sizeof(float) * dim);
 				m++;
 			}
-		if (m > 0)
+		if (m > ALEX_RECUT_FACTOR * target && m < n)
+			WriteRun(bs, part_centroid, part_tids, part_vectors, m, out);
+		else if (m > 0)
 			AddWrittenLeaf(out, rdim,
 						   AlexBuildLeaf(bs->index, &bs->info, ALEX_BUILD_DENSITY,
 										 AlexCodeReference(&bs->info, part_centroid),
