@@ -837,9 +837,13 @@ typedef struct MemoryRows
 	float	   *vectors;		/* n x dimensions */
 } MemoryRows;
 
-/* Bytes a row takes in memory: its TID, its vector, its leaf and place */
+/*
+ * Bytes a row takes in memory: its TID, its vector, its leaf and place, and
+ * its nearest centroids for the second routing
+ */
 #define MEMORY_ROW_BYTES(dim) \
-	(sizeof(ItemPointerData) + sizeof(float) * (dim) + 2 * sizeof(int))
+	(sizeof(ItemPointerData) + sizeof(float) * (dim) + \
+	 (2 + ALEX_REROUTE_CANDIDATES) * sizeof(int))
 
 static void
 MemoryRowsCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
