@@ -56,6 +56,14 @@ NormaliseCentroid(float *c, int dimensions)
  */
 #define ALEX_SEED_SAMPLES_PER_CENTRE 8
 
+/*
+ * At high widths the seeding measures squared L2 in a random projection of
+ * the samples to this many dimensions (random signs: distances kept within
+ * some 10%, enough for drawing seeds by distance; the centres are the
+ * samples themselves, and Lloyd's iterations work in full width).
+ */
+#define ALEX_SEED_PROJECTION	128
+
 static void
 SeedCentroids(const float *samples, int n, int dimensions, AlexMetricKind metric,
 			  int k, float *centroids, pg_prng_state *prng)
@@ -66,20 +74,39 @@ SeedCentroids(const float *samples, int n, int dimensions, AlexMetricKind metric
 	bool		by_dot = metric != ALEX_METRIC_L1;
 	/* squared L2 from dot products needs the norms; inner product does not */
 	bool		with_norms = by_dot && metric != ALEX_METRIC_INNER_PRODUCT;
+	const float *space = samples;	/* where distances are measured */
+	int			width = dimensions;
+	float	   *projected = NULL;
+	int			last;
 
-	memcpy(centroids, samples + (Size) pg_prng_uint64_range(prng, 0, n - 1) * dimensions,
-		   sizeof(float) * dimensions);
+	/* worth it with many centres: projecting costs a pass over P centres' worth */
+	if (with_norms && dimensions >= 8 * ALEX_SEED_PROJECTION && k >= 2 * ALEX_SEED_PROJECTION)
+	{
+		float	   *signs = palloc(sizeof(float) * ALEX_SEED_PROJECTION * dimensions);
+
+		for (int i = 0; i < ALEX_SEED_PROJECTION * dimensions; i++)
+			signs[i] = (pg_prng_uint32(prng) & 1) ? 1.0f : -1.0f;
+		projected = palloc_extended(sizeof(float) * ALEX_SEED_PROJECTION * (Size) n,
+									MCXT_ALLOC_HUGE);
+		distance_kernels->dot_block(samples, n, signs, ALEX_SEED_PROJECTION, dimensions,
+									projected);
+		pfree(signs);
+		space = projected;
+		width = ALEX_SEED_PROJECTION;
+	}
+
+	last = (int) pg_prng_uint64_range(prng, 0, n - 1);
+	memcpy(centroids, samples + (Size) last * dimensions, sizeof(float) * dimensions);
 	for (int i = 0; i < n; i++)
 	{
 		weight[i] = DBL_MAX;
-		norms[i] = with_norms ? VectorInnerProduct(samples + (Size) i * dimensions,
-												   samples + (Size) i * dimensions,
-												   dimensions) : 0;
+		norms[i] = with_norms ? VectorInnerProduct(space + (Size) i * width,
+												   space + (Size) i * width, width) : 0;
 	}
 	for (int c = 1; c < k; c++)
 	{
-		const float *last = centroids + (Size) (c - 1) * dimensions;
-		float		last_norm = with_norms ? VectorInnerProduct(last, last, dimensions) : 0;
+		const float *last_centre = space + (Size) last * width;
+		float		last_norm = norms[last];
 		double		total = 0;
 		double		target;
 		int			chosen = n - 1;
@@ -87,14 +114,13 @@ SeedCentroids(const float *samples, int n, int dimensions, AlexMetricKind metric
 		CHECK_FOR_INTERRUPTS();
 		/* every sample against the last centre in one block kernel call */
 		if (by_dot)
-			distance_kernels->dot_block(samples, n, last, 1, dimensions, dots);
+			distance_kernels->dot_block(space, n, last_centre, 1, width, dots);
 		for (int i = 0; i < n; i++)
 		{
 			double		d;
 
 			if (!by_dot)
-				d = AlexRouteDistance(metric, samples + (Size) i * dimensions, last,
-									  dimensions);
+				d = AlexRouteDistance(metric, space + (Size) i * width, last_centre, width);
 			else if (metric == ALEX_METRIC_INNER_PRODUCT)
 				d = 1.0 - dots[i];	/* shift -1..1 to be non-negative */
 			else
@@ -113,12 +139,15 @@ SeedCentroids(const float *samples, int n, int dimensions, AlexMetricKind metric
 				break;
 			}
 		}
+		last = chosen;
 		memcpy(centroids + (Size) c * dimensions, samples + (Size) chosen * dimensions,
 			   sizeof(float) * dimensions);
 	}
 	pfree(weight);
 	pfree(norms);
 	pfree(dots);
+	if (projected)
+		pfree(projected);
 }
 
 /*
