@@ -33,7 +33,7 @@
 #include "access/amapi.h"
 #include "access/generic_xlog.h"
 #include "access/itup.h"
-#include "common/pg_prng.h"
+#include "alexrandom.h"
 #include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
 #include "storage/bufmgr.h"
@@ -487,7 +487,7 @@ typedef struct AlexBuildState
 								 * its vector is not fetched yet, else 0 */
 	bool	   *sample_empty;	/* per slot: the row turned out unindexable */
 	double		rows_seen;
-	pg_prng_state prng;
+	AlexRandom	prng;
 	MemoryContext tmp_context;
 	MemoryContext sample_context;	/* the sampled rows' TOAST pointers */
 	AlexBulkWriter *bulk;		/* the serial load's leaf pages; else NULL */

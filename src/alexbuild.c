@@ -42,7 +42,6 @@
 #include "catalog/pg_type_d.h"
 #include "executor/tuptable.h"
 #include "commands/progress.h"
-#include "common/pg_prng.h"
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
 #include "pgstat.h"
@@ -208,7 +207,7 @@ SampleCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		slot = bs->sample_count++;
 	else
 	{
-		uint64		pick = pg_prng_uint64_range(&bs->prng, 0, (uint64) bs->rows_seen - 1);
+		uint64		pick = AlexRandomBelow(&bs->prng, (uint64) bs->rows_seen);
 
 		if (pick >= (uint64) bs->sample_target)
 			return;
@@ -970,7 +969,7 @@ SampleFromMemory(AlexBuildState *bs, const MemoryRows *mr)
 		pick[i] = i;
 	for (int i = 0; i < want; i++)
 	{
-		int			j = i + (int) pg_prng_uint64_range(&bs->prng, 0, (uint64) (mr->n - i - 1));
+		int			j = i + (int) AlexRandomBelow(&bs->prng, (uint64) (mr->n - i));
 		int			tmp = pick[i];
 
 		pick[i] = pick[j];
@@ -1228,7 +1227,7 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	bs.info.vectors_in_index = AlexRerankOption(index) == ALEX_RERANK_INDEX;
 	bs.tmp_context = AllocSetContextCreate(CurrentMemoryContext, "alex build",
 										   ALLOCSET_DEFAULT_SIZES);
-	pg_prng_seed(&bs.prng, ALEX_SAMPLE_SEED);
+	AlexRandomSeed(&bs.prng, ALEX_SAMPLE_SEED);
 
 	AlexWriteInitialPages(index, MAIN_FORKNUM, bs.info.dimensions, bs.info.metric,
 						  AlexFanoutOption(index));

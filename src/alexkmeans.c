@@ -16,7 +16,6 @@
 #include <math.h>
 
 #include "alex.h"
-#include "common/pg_prng.h"
 #include "distance.h"
 #include "miscadmin.h"
 
@@ -66,7 +65,7 @@ NormaliseCentroid(float *c, int dimensions)
 
 static void
 SeedCentroids(const float *samples, int n, int dimensions, AlexMetricKind metric,
-			  int k, float *centroids, pg_prng_state *prng)
+			  int k, float *centroids, AlexRandom *prng)
 {
 	double	   *weight = palloc(sizeof(double) * n);
 	float	   *norms = palloc(sizeof(float) * n);
@@ -85,7 +84,7 @@ SeedCentroids(const float *samples, int n, int dimensions, AlexMetricKind metric
 		float	   *signs = palloc(sizeof(float) * ALEX_SEED_PROJECTION * dimensions);
 
 		for (int i = 0; i < ALEX_SEED_PROJECTION * dimensions; i++)
-			signs[i] = (pg_prng_uint32(prng) & 1) ? 1.0f : -1.0f;
+			signs[i] = (AlexRandomUint32(prng) & 1) ? 1.0f : -1.0f;
 		projected = palloc_extended(sizeof(float) * ALEX_SEED_PROJECTION * (Size) n,
 									MCXT_ALLOC_HUGE);
 		distance_kernels->dot_block(samples, n, signs, ALEX_SEED_PROJECTION, dimensions,
@@ -95,7 +94,7 @@ SeedCentroids(const float *samples, int n, int dimensions, AlexMetricKind metric
 		width = ALEX_SEED_PROJECTION;
 	}
 
-	last = (int) pg_prng_uint64_range(prng, 0, n - 1);
+	last = (int) AlexRandomBelow(prng, n);
 	memcpy(centroids, samples + (Size) last * dimensions, sizeof(float) * dimensions);
 	for (int i = 0; i < n; i++)
 	{
@@ -129,7 +128,7 @@ SeedCentroids(const float *samples, int n, int dimensions, AlexMetricKind metric
 				weight[i] = d;
 			total += weight[i];
 		}
-		target = pg_prng_double(prng) * total;
+		target = AlexRandomDouble(prng) * total;
 		for (int i = 0; i < n; i++)
 		{
 			target -= weight[i];
@@ -273,13 +272,13 @@ void
 AlexKmeans(const float *samples, int n, int dimensions, AlexMetricKind metric,
 		   int k, float *centroids)
 {
-	pg_prng_state prng;
+	AlexRandom	prng;
 	int		   *assignment = palloc(sizeof(int) * n);
 	int		   *nearest = palloc(sizeof(int) * n);
 	AlexCentroidSums *acc = AlexBeginCentroidSums(k, dimensions);
 
 	Assert(k >= 1 && k <= n);
-	pg_prng_seed(&prng, ALEX_KMEANS_SEED);
+	AlexRandomSeed(&prng, ALEX_KMEANS_SEED);
 	if (n > ALEX_SEED_SAMPLES_PER_CENTRE * k)
 	{
 		int			m = ALEX_SEED_SAMPLES_PER_CENTRE * k;
@@ -319,7 +318,7 @@ AlexKmeans(const float *samples, int n, int dimensions, AlexMetricKind metric,
 			/* an empty cluster restarts at a random sample */
 			if (acc->counts[c] == 0)
 				memcpy(centroids + (Size) c * dimensions,
-					   samples + (Size) pg_prng_uint64_range(&prng, 0, n - 1) * dimensions,
+					   samples + (Size) AlexRandomBelow(&prng, n) * dimensions,
 					   sizeof(float) * dimensions);
 		}
 	}

@@ -44,7 +44,6 @@
 
 #include "alex.h"
 #include "common/hashfn.h"
-#include "common/pg_prng.h"
 #include "distance.h"
 #include "utils/memutils.h"
 
@@ -96,7 +95,7 @@ const AlexQuantizer *
 AlexGetQuantizer(int dimensions, uint64 seed)
 {
 	static AlexQuantizer *cached = NULL;
-	pg_prng_state prng;
+	AlexRandom	prng;
 	int			padded = PaddedDimensions(dimensions);
 
 	if (cached && cached->dimensions == dimensions && cached->seed == seed)
@@ -111,9 +110,9 @@ AlexGetQuantizer(int dimensions, uint64 seed)
 	cached->seed = seed;
 	cached->signs = MemoryContextAlloc(TopMemoryContext,
 									   sizeof(float) * padded * ALEX_ROTATION_ROUNDS);
-	pg_prng_seed(&prng, seed);
+	AlexRandomSeed(&prng, seed);
 	for (int i = 0; i < padded * ALEX_ROTATION_ROUNDS; i++)
-		cached->signs[i] = (pg_prng_uint32(&prng) & 1) ? 1.0f : -1.0f;
+		cached->signs[i] = (AlexRandomUint32(&prng) & 1) ? 1.0f : -1.0f;
 	return cached;
 }
 
