@@ -447,8 +447,14 @@ def machine_info():
                     break
     except OSError:
         pass
-    commit = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"],
+    commit = subprocess.run(["git", "-C", REPO, "describe", "--always"],
                             capture_output=True, text=True).stdout.strip()
+    # dirty: changed sources, not the results this very run writes as it goes
+    changed = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--", ".",
+                              ":!bench/results", ":!docs/benchmarks"],
+                             capture_output=True, text=True).stdout.strip()
+    if commit and changed:
+        commit += "-dirty"
     return {"cpu": model, "cores": os.cpu_count(), "omendb_commit": commit}
 
 
