@@ -326,6 +326,24 @@ AlexEncodeCode(const AlexQuantizer *qz, AlexMetricKind metric, const float *vect
 }
 
 /*
+ * Transpose the 8x8 bit matrix whose row k is byte k: bit 8k + b moves to
+ * bit 8b + k (three rounds of swapping blocks across the diagonal).
+ */
+static inline uint64
+BitTranspose8x8(uint64 x)
+{
+	uint64		t;
+
+	t = (x ^ (x >> 7)) & UINT64CONST(0x00AA00AA00AA00AA);
+	x = x ^ t ^ (t << 7);
+	t = (x ^ (x >> 14)) & UINT64CONST(0x0000CCCC0000CCCC);
+	x = x ^ t ^ (t << 14);
+	t = (x ^ (x >> 28)) & UINT64CONST(0x00000000F0F0F0F0);
+	x = x ^ t ^ (t << 28);
+	return x;
+}
+
+/*
  * Prepare a query: rotate it once and cut it into 8-bit bit planes.
  */
 void
@@ -360,16 +378,25 @@ AlexPrepareQueryCode(const AlexQuantizer *qz, AlexMetricKind metric, const float
 	qc->step = high > low ? (high - low) / 255.0 : 1.0;
 	qc->sum = sum;
 	qc->inv_sqrt = 1.0 / sqrt((double) padded);
+	StaticAssertStmt(DISTANCE_CODE_PLANES == 8, "levels are bytes");
 	qc->planes = palloc0(sizeof(uint64) * DISTANCE_CODE_PLANES * words);
-	for (int i = 0; i < padded; i++)
+	for (int i = 0; i < padded; i += 8)
 	{
-		double		scaled = (pq[i] - low) / qc->step;
-		uint64		level = (uint64) Max(0, Min((int) (scaled + 0.5), 255));
+		uint64		levels = 0;		/* byte k: the level of element i + k */
 		uint64	   *word = qc->planes + i / 64;
 
-		rounding = Max(rounding, fabs(pq[i] - (low + qc->step * level)));
+		for (int k = 0; k < 8; k++)
+		{
+			double		scaled = (pq[i + k] - low) / qc->step;
+			uint64		level = (uint64) Max(0, Min((int) (scaled + 0.5), 255));
+
+			rounding = Max(rounding, fabs(pq[i + k] - (low + qc->step * level)));
+			levels |= level << (8 * k);
+		}
+		/* an 8x8 bit transpose: byte b now holds bit b of each level */
+		levels = BitTranspose8x8(levels);
 		for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
-			word[b * words] |= ((level >> b) & 1) << (i % 64);
+			word[b * words] |= ((levels >> (8 * b)) & 0xFF) << (i % 64);
 	}
 	qc->rounding = rounding;
 	pfree(pq);
