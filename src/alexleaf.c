@@ -52,8 +52,9 @@ AlexLaneSize(int dimensions)
 
 
 /*
- * Exact distance between the query and a stored vector, equal to what the
- * SQL operator returns for the same two vectors.
+ * Exact distance between the query and a stored vector, as the scan ranks
+ * it: what the SQL operator returns for the same two vectors, except that
+ * L2 stays squared (the same order, no square root per candidate).
  */
 double
 AlexExactDistance(AlexMetricKind metric, const float *query, const float *x,
@@ -62,7 +63,8 @@ AlexExactDistance(AlexMetricKind metric, const float *query, const float *x,
 	switch (metric)
 	{
 		case ALEX_METRIC_L2:
-			return sqrt((double) VectorL2SquaredDistance(query, x, dimensions));
+			/* squared: ranks alike, and the lower bounds are squared too */
+			return (double) VectorL2SquaredDistance(query, x, dimensions);
 		case ALEX_METRIC_INNER_PRODUCT:
 			return -(double) VectorInnerProduct(query, x, dimensions);
 		case ALEX_METRIC_COSINE:

@@ -428,8 +428,9 @@ AlexLeafQueryTerms(const AlexQueryCode *qc, const float *reference, AlexLeafTerm
 
 /*
  * A lower bound of the exact distance between the query and a lane's
- * vector, in the units the SQL operator returns (it fails, rarely, only as
- * the estimator's error bound does).
+ * vector, in AlexExactDistance's units (L2 squared, the others as the SQL
+ * operator returns them); it fails, rarely, only as the estimator's error
+ * bound does.
  */
 double
 AlexCodeLowerBound(const AlexQueryCode *qc, const AlexLeafTerms *terms, const char *payload)
@@ -454,6 +455,9 @@ AlexCodeLowerBound(const AlexQueryCode *qc, const AlexLeafTerms *terms, const ch
 			d2 = terms->base + factors->offset - 2 * (factors->scale * dot + slack);
 			return Max(d2, 0) / 2.0;
 		case ALEX_METRIC_L2:
+			/* squared, as AlexExactDistance ranks L2: no square root a lane */
+			d2 = terms->base + factors->offset - 2 * (factors->scale * dot + slack);
+			return Max(d2, 0);
 		case ALEX_METRIC_L1:	/* L1 >= L2 */
 			d2 = terms->base + factors->offset - 2 * (factors->scale * dot + slack);
 			return sqrt(Max(d2, 0));
