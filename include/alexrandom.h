@@ -13,7 +13,7 @@
  * expanded from a 64-bit seed by splitmix64, bounded draws by bitmask
  * rejection and doubles from the top 52 bits.  That is the same algorithm
  * and the same derivations as PostgreSQL 15's pg_prng, so indexes built
- * while omendb used pg_prng read back unchanged (test/prng_check.c checks
+ * while omendb used pg_prng read back unchanged (test/client/prng_check.c checks
  * the streams agree, bit for bit).
  *
  * IDENTIFICATION
