@@ -447,20 +447,20 @@ AlexCodeLowerBound(const AlexQueryCode *qc, const AlexLeafTerms *terms, const ch
 		factors->scale * 2 * nset * qc->rounding * qc->inv_sqrt;
 	double		d2;
 
+	if (qc->metric == ALEX_METRIC_INNER_PRODUCT)
+		return -(terms->base + factors->scale * dot + slack);
+	d2 = Max(terms->base + factors->offset - 2 * (factors->scale * dot + slack), 0);
 	switch (qc->metric)
 	{
-		case ALEX_METRIC_INNER_PRODUCT:
-			return -(terms->base + factors->scale * dot + slack);
 		case ALEX_METRIC_COSINE:
-			d2 = terms->base + factors->offset - 2 * (factors->scale * dot + slack);
-			return Max(d2, 0) / 2.0;
+			return d2 / 2.0;
 		case ALEX_METRIC_L2:
 			/* squared, as AlexExactDistance ranks L2: no square root a lane */
-			d2 = terms->base + factors->offset - 2 * (factors->scale * dot + slack);
-			return Max(d2, 0);
+			return d2;
 		case ALEX_METRIC_L1:	/* L1 >= L2 */
-			d2 = terms->base + factors->offset - 2 * (factors->scale * dot + slack);
-			return sqrt(Max(d2, 0));
+			return sqrt(d2);
+		case ALEX_METRIC_INNER_PRODUCT:
+			break;
 	}
 	return 0;
 }
