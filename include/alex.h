@@ -637,9 +637,6 @@ extern int	AlexPinLaneVector(Relation index, BlockNumber data_blkno,
 							  Buffer *bufs);
 extern void AlexReadLaneVector(Relation index, BlockNumber data_blkno, const Buffer *bufs,
 							   int lane, int dimensions, float *out);
-extern double AlexLaneDistance(Relation index, BlockNumber data_blkno, const Buffer *bufs,
-							   int lane, int dimensions, AlexMetricKind metric,
-							   const float *query, float *scratch);
 extern int	AlexPurgeMovedLanes(Relation index, Buffer head_buf, int page_index,
 								BlockNumber blkno);
 extern int	AlexLeafUsedCount(const AlexLeafHead head, int page_index);

@@ -1281,38 +1281,6 @@ AlexReadLaneVector(Relation index, BlockNumber data_blkno, const Buffer *bufs,
 }
 
 /*
- * AlexExactDistance from query to the vector of a lane, read in place from
- * the pages AlexPinLaneVector pinned (bufs), which it releases.  A vector
- * that spans two pages is copied into scratch (room for one vector) first.
- */
-double
-AlexLaneDistance(Relation index, BlockNumber data_blkno, const Buffer *bufs, int lane,
-				 int dimensions, AlexMetricKind metric, const float *query, float *scratch)
-{
-	LaneSpan	span = LaneSpanOf(lane, dimensions);
-	Size		page_offset;
-	Size		vector_offset;
-	Size		len;
-	Page		page;
-	double		distance;
-
-	if (span.first != span.last)
-	{
-		AlexReadLaneVector(index, data_blkno, bufs, lane, dimensions, scratch);
-		return AlexExactDistance(metric, query, scratch, dimensions);
-	}
-	SpanPiece(&span, span.first, &page_offset, &vector_offset, &len);
-	LockBuffer(bufs[0], BUFFER_LOCK_SHARE);
-	page = BufferGetPage(bufs[0]);
-	AlexCheckVectorPage(index, page, BufferGetBlockNumber(bufs[0]), data_blkno);
-	distance = AlexExactDistance(metric, query,
-								 (const float *) (PageGetContents(page) + page_offset),
-								 dimensions);
-	UnlockReleaseBuffer(bufs[0]);
-	return distance;
-}
-
-/*
  * Do a data page's bitmaps agree with its counts (moved lanes occupied)?
  */
 bool

@@ -476,9 +476,9 @@ RerankBatch(Relation index, AlexScanOpaque so)
 		AlexScannedPage *page = &so->pages[batch[i].page];
 
 		CHECK_FOR_INTERRUPTS();
-		batch[i].bound = AlexLaneDistance(index, page->blkno, so->rerank_pins + i * span,
-										  batch[i].lane, dim, so->info.metric, so->query,
-										  so->vector);
+		AlexReadLaneVector(index, page->blkno, so->rerank_pins + i * span, batch[i].lane,
+						   dim, so->vector);
+		batch[i].bound = AlexExactDistance(so->info.metric, so->query, so->vector, dim);
 		HeapPush(&so->exact, &batch[i]);
 	}
 }
