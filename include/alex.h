@@ -725,6 +725,14 @@ extern BlockNumber AlexBulkReserve(AlexBulkWriter *w, int n);
 extern void AlexBulkWrite(AlexBulkWriter *w, BlockNumber blkno, Page page);
 extern void AlexBulkEnd(AlexBulkWriter *w);
 
+/* alextoast.c */
+typedef struct AlexToastReader AlexToastReader;
+typedef void (*AlexToastDeliver) (int64 key, Datum value, void *arg);
+extern AlexToastReader *AlexToastReaderBegin(Relation heap);
+extern bool AlexToastReaderDefer(AlexToastReader *tr, Datum value, int64 key);
+extern void AlexToastReaderFinish(AlexToastReader *tr, AlexToastDeliver deliver, void *arg);
+extern void AlexToastReaderDiscard(AlexToastReader *tr);
+
 /* alexsplit.c */
 extern void AlexSplitLeaf(Relation index, AlexIndexInfo *info, AlexRouting *routing,
 						  Buffer head_buf, const float *centroid,
