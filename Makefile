@@ -23,6 +23,7 @@ OBJS = \
 	src/alexscan.o \
 	src/alexsplit.o \
 	src/alexstats.o \
+	src/alextoast.o \
 	src/alexquant.o \
 	src/alexutils.o \
 	src/alexvacuum.o \

@@ -114,6 +114,7 @@ typedef RelFileNode AlexFileId;
 #define ALEX_PHASE_LOAD			4
 
 extern int	alex_probes;
+extern bool alex_debug_abort_splits;
 extern int	alex_max_probes;
 extern double alex_bound_epsilon;
 
@@ -127,7 +128,10 @@ typedef struct AlexPageOpaqueData
 	BlockNumber owner;			/* model page: its node's first page; leaf
 								 * data page: its leaf head; vector page: its
 								 * data page */
-	TransactionId delete_xid;	/* when deleted: next XID at deletion */
+	TransactionId xid;			/* deleted page: the next XID at deletion;
+								 * live leaf head or model node's first
+								 * page: the top transaction that wrote it
+								 * (AlexStampWriter) */
 	uint16		kind;			/* ALEX_PAGE_* */
 	uint16		flags;			/* ALEX_PAGE_DELETED, ... */
 	uint16		level;			/* model page: 0 routes to leaves, n > 0 to
@@ -524,6 +528,8 @@ extern void alexendscan(IndexScanDesc scan);
 
 /* alexutils.c: pages, metapage, metric */
 extern void AlexInitPage(Page page, uint16 kind);
+extern void AlexStampWriter(Page page);
+extern bool AlexPageStartsRoutable(Page page, BlockNumber blkno);
 extern void AlexCheckPage(Relation index, Page page, BlockNumber blkno, uint16 kind);
 extern Buffer AlexNewBuffer(Relation index);
 extern Buffer AlexReadBuffer(Relation index, BlockNumber blkno);
@@ -579,6 +585,8 @@ extern bool AlexIndexableValue(Relation index, const AlexIndexInfo *info, Datum 
 
 /* alexrouting.c: model nodes */
 extern AlexRouting *AlexGetRouting(Relation index, const AlexIndexInfo *info);
+extern BlockNumber *AlexRoutedBlocks(const AlexRouting *routing, int *n);
+extern bool AlexBlockIsRouted(const BlockNumber *routed, int n, BlockNumber blkno);
 extern AlexRouting *AlexRefreshRouting(Relation index, AlexIndexInfo *info);
 extern void AlexPrepareRoutePrefilter(AlexRouting *routing, AlexMetricKind metric);
 extern int	AlexOrderRoutes(const AlexRouting *routing, AlexMetricKind metric,
@@ -716,6 +724,14 @@ extern AlexBulkWriter *AlexBulkBegin(Relation index);
 extern BlockNumber AlexBulkReserve(AlexBulkWriter *w, int n);
 extern void AlexBulkWrite(AlexBulkWriter *w, BlockNumber blkno, Page page);
 extern void AlexBulkEnd(AlexBulkWriter *w);
+
+/* alextoast.c */
+typedef struct AlexToastReader AlexToastReader;
+typedef void (*AlexToastDeliver) (int64 key, Datum value, void *arg);
+extern AlexToastReader *AlexToastReaderBegin(Relation heap);
+extern bool AlexToastReaderDefer(AlexToastReader *tr, Datum value, int64 key);
+extern void AlexToastReaderFinish(AlexToastReader *tr, AlexToastDeliver deliver, void *arg);
+extern void AlexToastReaderDiscard(AlexToastReader *tr);
 
 /* alexsplit.c */
 extern void AlexSplitLeaf(Relation index, AlexIndexInfo *info, AlexRouting *routing,

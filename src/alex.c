@@ -29,6 +29,7 @@
 int			alex_probes = ALEX_DEFAULT_PROBES;
 int			alex_max_probes = ALEX_DEFAULT_MAX_PROBES;
 double		alex_bound_epsilon = ALEX_DEFAULT_BOUND_EPSILON;
+bool		alex_debug_abort_splits = false;
 
 static relopt_kind alex_relopt_kind;
 
@@ -82,6 +83,11 @@ AlexInit(void)
 							 "Rows come out in exact distance order unless an estimate errs by more than this; higher is stricter and slower.",
 							 &alex_bound_epsilon, ALEX_DEFAULT_BOUND_EPSILON, 0, 20,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("alex.debug_abort_splits",
+							 "Makes every alex leaf split fail after writing its new leaves.",
+							 "For tests: the error leaves unrouted pages behind, which VACUUM must reclaim.",
+							 &alex_debug_abort_splits, false,
+							 PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("alex");
 #endif

@@ -819,7 +819,9 @@ AlexBulkLoad(AlexBuildState *bs, const float *centroids, int k)
 
 /*
  * The in-memory load, when every row's vector fits in maintenance_work_mem
- * (ai/DECISIONS.md #29): one heap pass keeps them all; the sample is drawn
+ * (ai/DECISIONS.md #29): one heap pass keeps them all (vectors stored out of
+ * line are read after it, in one pass over the TOAST relation: alextoast.c,
+ * #39); the sample is drawn
  * from memory, and each leaf's rows are gathered from there by a counting
  * sort.  The table is read once instead of twice (a sample pass and a load
  * pass), and no row is copied into and out of a tuplesort: on the 1536-d
@@ -832,8 +834,9 @@ typedef struct MemoryRows
 	int			capacity;
 	int			max_rows;		/* what maintenance_work_mem holds */
 	bool		overflow;		/* more rows than that: load another way */
-	ItemPointerData *tids;
+	ItemPointerData *tids;		/* invalid: dropped (a zero vector under cosine) */
 	float	   *vectors;		/* n x dimensions */
+	AlexToastReader *toast;		/* out-of-line vectors, read after the heap */
 } MemoryRows;
 
 /*
@@ -844,43 +847,85 @@ typedef struct MemoryRows
 	(sizeof(ItemPointerData) + sizeof(float) * (dim) + \
 	 (2 + ALEX_REROUTE_CANDIDATES) * sizeof(int))
 
+/* Room for one more row; false (and overflow set) when the budget is spent */
+static bool
+ReserveMemoryRow(MemoryRows *mr)
+{
+	int			dim = mr->bs->info.dimensions;
+
+	if (mr->n < mr->capacity)
+		return true;
+	if (mr->capacity == mr->max_rows)
+	{
+		mr->overflow = true;
+		return false;
+	}
+	mr->capacity = Min(mr->max_rows, Max(1024, mr->capacity * 2));
+	mr->tids = repalloc_huge(mr->tids, sizeof(ItemPointerData) * mr->capacity);
+	mr->vectors = repalloc_huge(mr->vectors, sizeof(float) * dim * (Size) mr->capacity);
+	return true;
+}
+
+/* Copy row's vector from value, or mark the row dropped */
+static void
+StoreMemoryRow(MemoryRows *mr, int row, Datum value)
+{
+	AlexBuildState *bs = mr->bs;
+	int			dim = bs->info.dimensions;
+	const float *vector;
+	MemoryContext old = MemoryContextSwitchTo(bs->tmp_context);
+
+	if (AlexIndexableValue(bs->index, &bs->info, value, false, &vector))
+		memcpy(mr->vectors + (Size) row * dim, vector, sizeof(float) * dim);
+	else
+		ItemPointerSetInvalid(&mr->tids[row]);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(bs->tmp_context);
+}
+
 static void
 MemoryRowsCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 				   bool tupleIsAlive, void *state)
 {
 	MemoryRows *mr = (MemoryRows *) state;
-	AlexBuildState *bs = mr->bs;
-	int			dim = bs->info.dimensions;
-	const float *vector;
-	MemoryContext old;
 
 	if (isnull[0] || mr->overflow)
 		return;
-	bs->rows_seen++;
-	old = MemoryContextSwitchTo(bs->tmp_context);
-	if (AlexIndexableValue(index, &bs->info, values[0], false, &vector))
+	mr->bs->rows_seen++;
+	if (!ReserveMemoryRow(mr))
+		return;
+	mr->tids[mr->n] = *tid;
+	if (!AlexToastReaderDefer(mr->toast, values[0], mr->n))
+		StoreMemoryRow(mr, mr->n, values[0]);
+	mr->n++;
+}
+
+static void
+DeliverMemoryRow(int64 row, Datum value, void *arg)
+{
+	StoreMemoryRow((MemoryRows *) arg, (int) row, value);
+}
+
+/* Close the gaps of dropped rows, keeping the heap order */
+static void
+CompactMemoryRows(MemoryRows *mr)
+{
+	int			dim = mr->bs->info.dimensions;
+	int			kept = 0;
+
+	for (int i = 0; i < mr->n; i++)
 	{
-		if (mr->n == mr->capacity)
+		if (!ItemPointerIsValid(&mr->tids[i]))
+			continue;
+		if (kept != i)
 		{
-			if (mr->capacity == mr->max_rows)
-				mr->overflow = true;
-			else
-			{
-				mr->capacity = Min(mr->max_rows, Max(1024, mr->capacity * 2));
-				mr->tids = repalloc_huge(mr->tids, sizeof(ItemPointerData) * mr->capacity);
-				mr->vectors = repalloc_huge(mr->vectors,
-											sizeof(float) * dim * (Size) mr->capacity);
-			}
+			mr->tids[kept] = mr->tids[i];
+			memcpy(mr->vectors + (Size) kept * dim, mr->vectors + (Size) i * dim,
+				   sizeof(float) * dim);
 		}
-		if (!mr->overflow)
-		{
-			mr->tids[mr->n] = *tid;
-			memcpy(mr->vectors + (Size) mr->n * dim, vector, sizeof(float) * dim);
-			mr->n++;
-		}
+		kept++;
 	}
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(bs->tmp_context);
+	mr->n = kept;
 }
 
 /*
@@ -932,8 +977,15 @@ ReadRowsIntoMemory(AlexBuildState *bs, MemoryRows *mr)
 	mr->tids = palloc_extended(sizeof(ItemPointerData) * mr->capacity, MCXT_ALLOC_HUGE);
 	mr->vectors = palloc_extended(sizeof(float) * dim * (Size) mr->capacity, MCXT_ALLOC_HUGE);
 	AdviseHugePages(mr->vectors, sizeof(float) * dim * (Size) mr->capacity);
+	mr->toast = AlexToastReaderBegin(bs->heap);
 	bs->heap_tuples = table_index_build_scan(bs->heap, bs->index, bs->index_info, true, true,
 											 MemoryRowsCallback, mr, NULL);
+	if (mr->overflow)
+		AlexToastReaderDiscard(mr->toast);
+	else
+		AlexToastReaderFinish(mr->toast, DeliverMemoryRow, mr);
+	mr->toast = NULL;
+	CompactMemoryRows(mr);
 	if (mr->overflow)
 	{
 		elog(DEBUG1, "alex build: more than %d rows, too many for maintenance_work_mem, sorting them by leaf",

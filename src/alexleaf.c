@@ -585,6 +585,7 @@ AlexInitHeadPage(Page page, int dimensions, const float *direction,
 	int			max_pages = AlexHeadCapacity(dimensions, &reference_room, &direction_room);
 
 	AlexInitPage(page, ALEX_PAGE_LEAF_HEAD);
+	AlexStampWriter(page);
 	head = AlexPageGetLeafHead(page);
 	head->entries = 0;
 	head->capacity = 0;

@@ -815,6 +815,8 @@ AlexWriteNode(Relation index, Buffer first_buf, int level, const BlockNumber *ch
 		AlexInitPage(page, ALEX_PAGE_MODEL);
 		AlexPageGetOpaque(page)->level = level;
 		AlexPageGetOpaque(page)->owner = first;
+		if (BufferGetBlockNumber(buf) == first)
+			AlexStampWriter(page);
 		for (; i < n; i++)
 		{
 			AlexFormRoute(entry, children[i], centroids + (Size) i * dimensions, dimensions);
@@ -1028,6 +1030,31 @@ BlockNumberCompare(const void *a, const void *b)
 }
 
 /*
+ * The blocks a routing reaches, sorted: every leaf head and every model
+ * node's first page.  palloc'd in the caller's context.
+ */
+BlockNumber *
+AlexRoutedBlocks(const AlexRouting *routing, int *n)
+{
+	BlockNumber *blocks;
+
+	*n = routing->nroutes + routing->nnodes;
+	blocks = palloc(sizeof(BlockNumber) * Max(*n, 1));
+	for (int i = 0; i < routing->nroutes; i++)
+		blocks[i] = routing->routes[i].leaf;
+	for (int i = 0; i < routing->nnodes; i++)
+		blocks[routing->nroutes + i] = routing->nodes[i].blkno;
+	qsort(blocks, *n, sizeof(BlockNumber), BlockNumberCompare);
+	return blocks;
+}
+
+bool
+AlexBlockIsRouted(const BlockNumber *routed, int n, BlockNumber blkno)
+{
+	return bsearch(&blkno, routed, n, sizeof(BlockNumber), BlockNumberCompare) != NULL;
+}
+
+/*
  * Replace the routing entries of old_children (all in one node, at level
  * child_level + 1; child_level is -1 for leaves) by entries
  * for new_children (with their centroids), in one WAL record that also bumps
@@ -1157,7 +1184,7 @@ AlexSwitchRoutes(Relation index, AlexIndexInfo *info, int child_level,
 			Page		old = GenericXLogRegisterBuffer(state, old_bufs[0], 0);
 
 			AlexPageGetOpaque(old)->flags |= ALEX_PAGE_DELETED;
-			AlexPageGetOpaque(old)->delete_xid = delete_xid;
+			AlexPageGetOpaque(old)->xid = delete_xid;
 		}
 
 		/* replace in place, remove surplus old entries (highest first), add */
@@ -1216,7 +1243,7 @@ AlexSwitchRoutes(Relation index, AlexIndexInfo *info, int child_level,
 		Page		old = GenericXLogRegisterBuffer(state, old_bufs[i], 0);
 
 		AlexPageGetOpaque(old)->flags |= ALEX_PAGE_DELETED;
-		AlexPageGetOpaque(old)->delete_xid = delete_xid;
+		AlexPageGetOpaque(old)->xid = delete_xid;
 		GenericXLogFinish(state);
 	}
 	pfree(entry);
@@ -1370,7 +1397,7 @@ AlexSplitNode(Relation index, AlexIndexInfo *info, BlockNumber node_blkno)
 			meta->levels = level + 2;
 			meta->routing_version++;
 			AlexPageGetOpaque(first)->flags |= ALEX_PAGE_DELETED;
-			AlexPageGetOpaque(first)->delete_xid = ReadNextTransactionId();
+			AlexPageGetOpaque(first)->xid = ReadNextTransactionId();
 			GenericXLogFinish(state);
 			UnlockReleaseBuffer(meta_buf);
 		}

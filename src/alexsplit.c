@@ -369,6 +369,12 @@ AlexSplitLeaf(Relation index, AlexIndexInfo *info, AlexRouting *routing,
 	/* 4. the two new leaves */
 	new_leaves[0] = BuildSplitLeaf(index, &set, 0, centroids);
 	new_leaves[1] = BuildSplitLeaf(index, &set, 1, centroids + rdim);
+	if (alex_debug_abort_splits)
+		ereport(ERROR,
+				(errcode(ERRCODE_OPERATOR_INTERVENTION),
+				 errmsg("alex split of index \"%s\" interrupted after writing its new leaves",
+						RelationGetRelationName(index)),
+				 errdetail("alex.debug_abort_splits is on.")));
 
 	/* 5. switch the routing */
 	AlexSwitchRoutes(index, info, -1, &leaf, &head_buf, 1, new_leaves, centroids, 2,

@@ -304,6 +304,9 @@ alex_index_check(PG_FUNCTION_ARGS)
 	CheckState	cs;
 	int64		copies = 0;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	BlockNumber *routable = palloc(sizeof(BlockNumber) * Max(nblocks, 1));
+	int			nroutable = 0;
+	int			unrouted = 0;
 
 	AlexReadIndexInfo(index, &info);
 	if (info.dimensions < 1 || info.dimensions > AlexMaxDimensions() ||
@@ -328,6 +331,8 @@ alex_index_check(PG_FUNCTION_ARGS)
 				opaque->page_id != ALEX_PAGE_ID ||
 				opaque->kind < ALEX_PAGE_MODEL || opaque->kind > ALEX_PAGE_LEAF_VECTORS)
 				CheckFailed(index, blkno, "The page is not an alex page of a known kind.");
+			if (AlexPageStartsRoutable(page, blkno))
+				routable[nroutable++] = blkno;
 		}
 		UnlockReleaseBuffer(buf);
 	}
@@ -375,6 +380,22 @@ alex_index_check(PG_FUNCTION_ARGS)
 				if (!isfinite(node->centroid[d]))
 					CheckFailed(index, node->blkno, "A model node centroid is not finite.");
 	}
+
+	/* leaves and nodes the routing misses: left by interrupted splits */
+	{
+		int			nrouted;
+		BlockNumber *routed = AlexRoutedBlocks(routing, &nrouted);
+
+		for (int i = 0; i < nroutable; i++)
+			if (!AlexBlockIsRouted(routed, nrouted, routable[i]))
+				unrouted++;
+		pfree(routed);
+	}
+	if (unrouted > 0)
+		ereport(NOTICE,
+				(errmsg("alex index \"%s\" holds %d unrouted leaves or model nodes",
+						RelationGetRelationName(index), unrouted),
+				 errdetail("A split was interrupted after writing them, or is writing them now; VACUUM reclaims their pages.")));
 
 	/* every leaf, every lane; then no TID twice */
 	cs.index = index;

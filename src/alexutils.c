@@ -14,6 +14,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "access/xact.h"
 #include "alex.h"
 #include "distance.h"
 #include "common/hashfn.h"
@@ -36,11 +37,41 @@ AlexInitPage(Page page, uint16 kind)
 	opaque = AlexPageGetOpaque(page);
 	opaque->next = InvalidBlockNumber;
 	opaque->owner = InvalidBlockNumber;
-	opaque->delete_xid = InvalidTransactionId;
+	opaque->xid = InvalidTransactionId;
 	opaque->kind = kind;
 	opaque->flags = 0;
 	opaque->level = 0;
 	opaque->page_id = ALEX_PAGE_ID;
+}
+
+/*
+ * Stamp a new leaf head or model node's first page with the transaction
+ * writing it.  Until something routes to it the page is unreachable; vacuum
+ * reclaims it once it is still unrouted after that transaction is gone (an
+ * error or a crash mid-split).  Writers without an XID (a build, CREATE INDEX
+ * CONCURRENTLY's validation, vacuum itself) hold a lock that keeps VACUUM
+ * out while they run; parallel build workers share their leader's XID.
+ */
+void
+AlexStampWriter(Page page)
+{
+	AlexPageGetOpaque(page)->xid = GetTopTransactionIdIfAny();
+}
+
+/*
+ * Does the page start something the routing names: a live leaf head or the
+ * first page of a live model node?
+ */
+bool
+AlexPageStartsRoutable(Page page, BlockNumber blkno)
+{
+	AlexPageOpaque opaque = AlexPageGetOpaque(page);
+
+	if (PageIsNew(page) || opaque->page_id != ALEX_PAGE_ID ||
+		(opaque->flags & ALEX_PAGE_DELETED))
+		return false;
+	return opaque->kind == ALEX_PAGE_LEAF_HEAD ||
+		(opaque->kind == ALEX_PAGE_MODEL && opaque->owner == blkno);
 }
 
 /*

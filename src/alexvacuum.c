@@ -14,8 +14,10 @@
  *	  target leaf size into its nearest neighbour, and contracts a leaf whose
  *	  density fell below 0.3 into fewer pages;
  *	- recycles the pages of leaves replaced so long ago that no snapshot can
- *	  still read them (their delete_xid is older than every running
+ *	  still read them (their xid is older than every running
  *	  transaction: nbtree's rule), and gives them to the free space map;
+ *	- recycles leaves and model nodes that an interrupted split wrote but
+ *	  never routed to;
  *	- recounts the entries exactly.
  *
  * IDENTIFICATION
@@ -367,12 +369,12 @@ RecycleLeaf(Relation index, Buffer head_buf)
 }
 
 /*
- * Recycle a deleted model node: the pages of its chain it still owns, one
- * at a time (never two locks at once, so no lock order to keep), then its
- * first page.
+ * Recycle a deleted (or unrouted) model node: the pages of its chain it
+ * still owns, one at a time (never two locks at once, so no lock order to
+ * keep), then its first page.
  */
 static int
-RecycleNode(Relation index, BlockNumber first)
+RecycleNode(Relation index, BlockNumber first, bool unrouted)
 {
 	BlockNumber blkno;
 	int			freed = 0;
@@ -404,13 +406,72 @@ RecycleNode(Relation index, BlockNumber first)
 	buf = ReadBuffer(index, first);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	if (AlexPageGetOpaque(BufferGetPage(buf))->kind == ALEX_PAGE_MODEL &&
-		(AlexPageGetOpaque(BufferGetPage(buf))->flags & ALEX_PAGE_DELETED))
+		(unrouted || (AlexPageGetOpaque(BufferGetPage(buf))->flags & ALEX_PAGE_DELETED)))
 	{
 		FreePage(index, buf);
 		RecordFreeIndexPage(index, first);
 		freed++;
 	}
 	UnlockReleaseBuffer(buf);
+	return freed;
+}
+
+/*
+ * Has the transaction that wrote this leaf head or model node ended?  No
+ * XID: its writer held a lock that keeps VACUUM out (AlexStampWriter).
+ */
+static bool
+WriterGone(Page page)
+{
+	TransactionId xid = AlexPageGetOpaque(page)->xid;
+
+	return !TransactionIdIsValid(xid) || GlobalVisCheckRemovableXid(NULL, xid);
+}
+
+/*
+ * Recycle the candidates (live leaf heads and model nodes whose writer is
+ * gone) that the routing does not reach: a split, merge or node split
+ * failed (an error, a crash) after writing them and before routing to them.
+ * Their writer can no longer route to them, so the routing misses them for
+ * good; only vacuum frees pages, so a candidate it finds unrouted stays so.
+ */
+static BlockNumber
+RecycleUnrouted(Relation index, const BlockNumber *candidates, int n)
+{
+	BlockNumber freed = 0;
+	AlexIndexInfo info;
+	BlockNumber *routed;
+	int			nrouted;
+
+	if (n == 0)
+		return 0;
+	AlexReadIndexInfo(index, &info);
+	routed = AlexRoutedBlocks(AlexGetRouting(index, &info), &nrouted);
+	for (int i = 0; i < n; i++)
+	{
+		Buffer		buf;
+		Page		page;
+		bool		node = false;
+
+		if (AlexBlockIsRouted(routed, nrouted, candidates[i]))
+			continue;
+		vacuum_delay_point();
+		buf = ReadBuffer(index, candidates[i]);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		/* a concurrent split may have replaced it since: then it is deleted */
+		if (AlexPageStartsRoutable(page, candidates[i]))
+		{
+			if (AlexPageGetOpaque(page)->kind == ALEX_PAGE_LEAF_HEAD)
+				freed += RecycleLeaf(index, buf);
+			else
+				node = true;
+		}
+		UnlockReleaseBuffer(buf);
+		if (node)
+			freed += RecycleNode(index, candidates[i], true);
+	}
+	pfree(routed);
 	return freed;
 }
 
@@ -421,6 +482,8 @@ alexvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	BlockNumber nblocks;
 	uint64		entries = 0;
 	BlockNumber free_pages = 0;
+	BlockNumber *candidates;
+	int			ncandidates = 0;
 
 	if (info->analyze_only)
 		return stats;
@@ -431,6 +494,7 @@ alexvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 
 	/* one sequential pass: recycle, find free pages, count entries */
 	nblocks = RelationGetNumberOfBlocks(index);
+	candidates = palloc(sizeof(BlockNumber) * Max(nblocks, 1));
 	for (BlockNumber blkno = ALEX_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
 	{
 		Buffer		buf;
@@ -458,15 +522,20 @@ alexvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 			free_pages++;
 		}
 		else if (opaque->kind == ALEX_PAGE_LEAF_HEAD && (opaque->flags & ALEX_PAGE_DELETED) &&
-				 GlobalVisCheckRemovableXid(NULL, opaque->delete_xid))
+				 GlobalVisCheckRemovableXid(NULL, opaque->xid))
 			free_pages += RecycleLeaf(index, buf);
 		else if (opaque->kind == ALEX_PAGE_MODEL && (opaque->flags & ALEX_PAGE_DELETED) &&
-				 GlobalVisCheckRemovableXid(NULL, opaque->delete_xid))
+				 GlobalVisCheckRemovableXid(NULL, opaque->xid))
 			recycle_node = true;
+		else if (AlexPageStartsRoutable(page, blkno) && WriterGone(page))
+			candidates[ncandidates++] = blkno;
 		UnlockReleaseBuffer(buf);
 		if (recycle_node)
-			free_pages += RecycleNode(index, blkno);
+			free_pages += RecycleNode(index, blkno, false);
 	}
+
+	free_pages += RecycleUnrouted(index, candidates, ncandidates);
+	pfree(candidates);
 
 	/* the exact count: routed leaves, moved lanes where they live now */
 	{
