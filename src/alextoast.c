@@ -60,6 +60,7 @@ struct AlexToastReader
 	int64		n;
 	int64		capacity;
 	Size		bytes;			/* of all values asked for */
+	int64		hint;			/* where FindDeferred found the last OID */
 };
 
 /* A value being assembled from its chunks */
@@ -133,12 +134,24 @@ DeferredValueCompare(const void *a, const void *b)
 	return (da->key > db->key) - (da->key < db->key);
 }
 
-/* The first deferred value with this OID, or -1 */
+/*
+ * The first deferred value with this OID, or -1.  Chunks come mostly in
+ * the order their values were stored, which is the order of their OIDs:
+ * the group found last or the next one is tried before a binary search.
+ */
 static int64
-FindDeferred(const AlexToastReader *tr, Oid valueid)
+FindDeferred(AlexToastReader *tr, Oid valueid)
 {
 	int64		lo = 0;
 	int64		hi = tr->n;
+	int64		next = tr->hint;
+
+	if (next < tr->n && tr->values[next].valueid == valueid)
+		return next;
+	while (next < tr->n && tr->values[next].valueid == tr->values[tr->hint].valueid)
+		next++;
+	if (next < tr->n && tr->values[next].valueid == valueid)
+		return tr->hint = next;
 
 	while (lo < hi)
 	{
@@ -149,7 +162,9 @@ FindDeferred(const AlexToastReader *tr, Oid valueid)
 		else
 			hi = mid;
 	}
-	return lo < tr->n && tr->values[lo].valueid == valueid ? lo : -1;
+	if (lo < tr->n && tr->values[lo].valueid == valueid)
+		return tr->hint = lo;
+	return -1;
 }
 
 /* Deliver an assembled value to every key that asked for it */
