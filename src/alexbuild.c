@@ -171,19 +171,30 @@ AlexIndexableValue(Relation index, const AlexIndexInfo *info, Datum value,
 	return true;
 }
 
+/*
+ * Copy the vector of a non-null value into dest; false, copying nothing,
+ * if it is not indexable.  A detoasted copy lives only in tmp_context.
+ */
+static bool
+CopyIndexableVector(AlexBuildState *bs, Datum value, float *dest)
+{
+	const float *vector;
+	MemoryContext old = MemoryContextSwitchTo(bs->tmp_context);
+	bool		indexable = AlexIndexableValue(bs->index, &bs->info, value, false, &vector);
+
+	if (indexable)
+		memcpy(dest, vector, sizeof(float) * bs->info.dimensions);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(bs->tmp_context);
+	return indexable;
+}
+
 /* Copy the vector of value into sample slot, or mark the slot empty */
 static void
 SampleVector(AlexBuildState *bs, int slot, Datum value)
 {
-	const float *vector;
-	MemoryContext old = MemoryContextSwitchTo(bs->tmp_context);
-
-	bs->sample_empty[slot] = !AlexIndexableValue(bs->index, &bs->info, value, false, &vector);
-	if (!bs->sample_empty[slot])
-		memcpy(bs->samples + (Size) slot * bs->info.dimensions, vector,
-			   sizeof(float) * bs->info.dimensions);
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(bs->tmp_context);
+	bs->sample_empty[slot] =
+		!CopyIndexableVector(bs, value, bs->samples + (Size) slot * bs->info.dimensions);
 }
 
 /*
@@ -870,17 +881,8 @@ ReserveMemoryRow(MemoryRows *mr)
 static void
 StoreMemoryRow(MemoryRows *mr, int row, Datum value)
 {
-	AlexBuildState *bs = mr->bs;
-	int			dim = bs->info.dimensions;
-	const float *vector;
-	MemoryContext old = MemoryContextSwitchTo(bs->tmp_context);
-
-	if (AlexIndexableValue(bs->index, &bs->info, value, false, &vector))
-		memcpy(mr->vectors + (Size) row * dim, vector, sizeof(float) * dim);
-	else
+	if (!CopyIndexableVector(mr->bs, value, mr->vectors + (Size) row * mr->bs->info.dimensions))
 		ItemPointerSetInvalid(&mr->tids[row]);
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(bs->tmp_context);
 }
 
 static void
@@ -983,9 +985,11 @@ ReadRowsIntoMemory(AlexBuildState *bs, MemoryRows *mr)
 	if (mr->overflow)
 		AlexToastReaderDiscard(mr->toast);
 	else
+	{
 		AlexToastReaderFinish(mr->toast, DeliverMemoryRow, mr);
+		CompactMemoryRows(mr);
+	}
 	mr->toast = NULL;
-	CompactMemoryRows(mr);
 	if (mr->overflow)
 	{
 		elog(DEBUG1, "alex build: more than %d rows, too many for maintenance_work_mem, sorting them by leaf",
