@@ -671,6 +671,21 @@ extern const AlexQuantizer *AlexGetQuantizer(int dimensions, uint64 seed);
 extern void AlexRotate(const AlexQuantizer *qz, const float *in, float *out);
 extern void AlexEncodeCode(const AlexQuantizer *qz, AlexMetricKind metric,
 						   const float *vector, const float *reference, char *payload);
+
+/* Encoding many vectors relative to one reference (a leaf written whole) */
+typedef struct AlexEncoder
+{
+	const AlexQuantizer *qz;
+	AlexMetricKind metric;
+	const float *reference;		/* NULL: zero */
+	const float *rotated_reference; /* P reference, where the code needs it */
+	float	   *scratch;		/* and the rotated reference's copy */
+} AlexEncoder;
+
+extern void AlexBeginEncoder(AlexEncoder *enc, const AlexQuantizer *qz,
+							 AlexMetricKind metric, const float *reference);
+extern void AlexEncode(AlexEncoder *enc, const float *vector, char *payload);
+extern void AlexEndEncoder(AlexEncoder *enc);
 extern void AlexPrepareQueryCode(const AlexQuantizer *qz, AlexMetricKind metric,
 								 const float *query, AlexQueryCode *qc);
 extern void AlexLeafQueryTerms(const AlexQueryCode *qc, const float *reference,

@@ -716,7 +716,7 @@ typedef struct BuildPage
 	const AlexIndexInfo *info;
 	BlockNumber head;
 	BlockNumber data_blkno;
-	const float *reference;
+	AlexEncoder *encoder;		/* codes relative to the leaf's reference */
 	const ItemPointerData *tids;
 	const float *vectors;
 	const int  *members;		/* indexes into tids/vectors, in lane order */
@@ -733,7 +733,6 @@ InitBuildPage(Page page, int i, void *arg)
 	if (i == 0)
 	{
 		AlexLeafDataHeader *hdr;
-		const AlexQuantizer *qz = AlexGetQuantizer(dim, bp->info->rotation_seed);
 
 		AlexInitDataPage(page, bp->info, bp->head);
 		hdr = AlexPageGetLeafData(page);
@@ -743,8 +742,8 @@ InitBuildPage(Page page, int i, void *arg)
 			char	   *ptr = LaneAt(hdr, lane);
 
 			memcpy(ptr, &bp->tids[e], sizeof(ItemPointerData));
-			AlexEncodeCode(qz, bp->info->metric, bp->vectors + (Size) e * dim,
-						   bp->reference, ptr + MAXALIGN(sizeof(ItemPointerData)));
+			AlexEncode(bp->encoder, bp->vectors + (Size) e * dim,
+					   ptr + MAXALIGN(sizeof(ItemPointerData)));
 			hdr->occupied[lane / 64] |= UINT64CONST(1) << (lane % 64);
 		}
 		hdr->used = bp->n;
@@ -809,6 +808,7 @@ AlexBuildLeaf(Relation index, const AlexIndexInfo *info, double density,
 	float		key_slope;
 	float		key_intercept;
 	int			next = 0;
+	AlexEncoder encoder;
 
 	if (bulk)
 	{
@@ -840,6 +840,8 @@ AlexBuildLeaf(Relation index, const AlexIndexInfo *info, double density,
 	}
 	qsort(order, n, sizeof(KeyedEntry), KeyedEntryCompare);
 
+	AlexBeginEncoder(&encoder, AlexGetQuantizer(dim, info->rotation_seed), info->metric,
+					 AlexLeafReference(head, dim));
 	for (int p = 0; p < npages; p++)
 	{
 		int			end = PageEnd(p, n, npages);
@@ -865,7 +867,7 @@ AlexBuildLeaf(Relation index, const AlexIndexInfo *info, double density,
 		bp.info = info;
 		bp.head = head_blkno;
 		bp.data_blkno = blknos[0];
-		bp.reference = AlexLeafReference(head, dim);
+		bp.encoder = &encoder;
 		bp.tids = tids;
 		bp.vectors = vectors;
 		bp.members = members;
@@ -889,6 +891,7 @@ AlexBuildLeaf(Relation index, const AlexIndexInfo *info, double density,
 		head->pages[p] = bp.data_blkno;
 		HeadUsed(head)[p] = m;
 	}
+	AlexEndEncoder(&encoder);
 	head->npages = npages;
 	head->capacity = npages * lanes;
 	head->entries = n;

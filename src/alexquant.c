@@ -260,26 +260,58 @@ EstimatorVector(AlexMetricKind metric, const float *in, float *out, int dim)
 }
 
 /*
- * Encode a vector into a lane payload of AlexCodeSize bytes, relative to
- * the leaf's reference vector (NULL: zero).
+ * Prepare to encode vectors relative to one leaf's reference vector (NULL:
+ * zero): its rotation, needed by every code, is computed or found once
+ * here, and the scratch space is allocated once, not for each vector.
  */
 void
-AlexEncodeCode(const AlexQuantizer *qz, AlexMetricKind metric, const float *vector,
-			   const float *reference, char *payload)
+AlexBeginEncoder(AlexEncoder *enc, const AlexQuantizer *qz, AlexMetricKind metric,
+				 const float *reference)
 {
+	enc->qz = qz;
+	enc->metric = metric;
+	enc->reference = reference;
+	enc->scratch = palloc(sizeof(float) * qz->padded * 4);
+	enc->rotated_reference = NULL;
+	if (reference && metric != ALEX_METRIC_INNER_PRODUCT)
+	{
+		/* a copy: the cache may replace its entry while we encode */
+		float	   *rotated = enc->scratch + (Size) qz->padded * 3;
+
+		memcpy(rotated, RotateReference(qz, reference), sizeof(float) * qz->padded);
+		enc->rotated_reference = rotated;
+	}
+}
+
+void
+AlexEndEncoder(AlexEncoder *enc)
+{
+	pfree(enc->scratch);
+	enc->scratch = NULL;
+}
+
+/*
+ * Encode a vector into a lane payload of AlexCodeSize bytes, relative to
+ * the encoder's reference vector.
+ */
+void
+AlexEncode(AlexEncoder *enc, const float *vector, char *payload)
+{
+	const AlexQuantizer *qz = enc->qz;
+	const float *reference = enc->reference;
 	int			dim = qz->dimensions;
 	int			padded = qz->padded;
 	AlexCodeFactors *factors = (AlexCodeFactors *) payload;
 	uint8	   *bits = (uint8 *) (payload + CODE_BITS_OFFSET);
-	float	   *r = palloc(sizeof(float) * padded);
-	float	   *pr = palloc(sizeof(float) * padded);
-	float	   *signs = palloc(sizeof(float) * padded);
+	float	   *r = enc->scratch;
+	float	   *pr = r + padded;
+	float	   *signs = pr + padded;
 	double		norm;
 	double		l1;
 	double		inv_sqrt = 1.0 / sqrt((double) padded);
 	double		f;
 
-	EstimatorVector(metric, vector, r, dim);
+	EstimatorVector(enc->metric, vector, r, dim);
 	if (reference)
 		for (int i = 0; i < dim; i++)
 			r[i] -= reference[i];
@@ -288,13 +320,8 @@ AlexEncodeCode(const AlexQuantizer *qz, AlexMetricKind metric, const float *vect
 	memset(bits, 0, padded / 8);
 	memset(factors, 0, sizeof(AlexCodeFactors));
 	if (norm == 0)
-	{
-		/* o == c: the distance is exactly |q - c|, which the leaf term has */
-		pfree(r);
-		pfree(pr);
-		pfree(signs);
-		return;
-	}
+		return;					/* o == c: the distance is exactly |q - c|, which
+								 * the leaf term has */
 	for (int i = 0; i < dim; i++)
 		r[i] = (float) (r[i] / norm);
 	AlexRotate(qz, r, pr);
@@ -310,19 +337,27 @@ AlexEncodeCode(const AlexQuantizer *qz, AlexMetricKind metric, const float *vect
 	f = Max(l1 * inv_sqrt, 1e-6);
 	factors->scale = (float) (norm / f);
 	factors->error = (float) (norm * sqrt(Max(0, 1 - f * f)) / f / sqrt((double) padded - 1));
-	if (reference && metric != ALEX_METRIC_INNER_PRODUCT)
+	if (enc->rotated_reference)
 	{
 		/* <xbar, P c>, so that the query table needs no centroid */
-		const float *pc = RotateReference(qz, reference);
-		double		g = VectorInnerProduct(signs, pc, padded) * inv_sqrt;
+		double		g = VectorInnerProduct(signs, enc->rotated_reference, padded) * inv_sqrt;
 
 		factors->offset = (float) (norm * norm + 2 * factors->scale * g);
 	}
 	else
 		factors->offset = (float) (norm * norm);
-	pfree(r);
-	pfree(pr);
-	pfree(signs);
+}
+
+/* Encode one vector (an insert): AlexEncode with an encoder of its own */
+void
+AlexEncodeCode(const AlexQuantizer *qz, AlexMetricKind metric, const float *vector,
+			   const float *reference, char *payload)
+{
+	AlexEncoder enc;
+
+	AlexBeginEncoder(&enc, qz, metric, reference);
+	AlexEncode(&enc, vector, payload);
+	AlexEndEncoder(&enc);
 }
 
 /*
