@@ -539,6 +539,7 @@ extern void AlexReadIndexInfo(Relation index, AlexIndexInfo *info);
 extern AlexMetricKind AlexGetMetric(Relation index);
 extern const float *AlexDatumVector(Relation index, Datum value, int *dim);
 extern int	AlexRouteDimensions(int dimensions);
+extern bool AlexRoutesVectorsAsGiven(const AlexIndexInfo *info);
 extern bool AlexPrepareVector(const AlexIndexInfo *info, const float *in, float *out);
 extern bool AlexScaleToUnitLength(float *x, int dim);
 extern float AlexRouteDistance(AlexMetricKind metric, const float *a, const float *b, int dim);

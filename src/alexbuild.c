@@ -662,15 +662,22 @@ WriteRun(AlexBuildState *bs, const float *centroid, const ItemPointerData *tids,
 	int			rdim = bs->info.route_dimensions;
 	double		target = AlexTargetLeafSize(&bs->info, bs->index_tuples);
 	int			parts;
-	float	   *routed;
+	const float *routed;
 	float	   *part_centroids;
 	int		   *assignment;
 	ItemPointerData *part_tids;
 	float	   *part_vectors;
+	float	   *prepared = NULL;
 
-	routed = palloc(sizeof(float) * rdim * Max(n, 1));
-	for (int i = 0; i < n; i++)
-		AlexPrepareVector(&bs->info, vectors + (Size) i * dim, routed + (Size) i * rdim);
+	if (AlexRoutesVectorsAsGiven(&bs->info))
+		routed = vectors;
+	else
+	{
+		prepared = palloc(sizeof(float) * rdim * Max(n, 1));
+		for (int i = 0; i < n; i++)
+			AlexPrepareVector(&bs->info, vectors + (Size) i * dim, prepared + (Size) i * rdim);
+		routed = prepared;
+	}
 
 	if (n <= target || AlexLeavesOption(bs->index) > 0)
 	{
@@ -692,7 +699,8 @@ WriteRun(AlexBuildState *bs, const float *centroid, const ItemPointerData *tids,
 									 bs->bulk),
 					   mean);
 		pfree(mean);
-		pfree(routed);
+		if (prepared)
+			pfree(prepared);
 		return;
 	}
 
@@ -725,7 +733,8 @@ WriteRun(AlexBuildState *bs, const float *centroid, const ItemPointerData *tids,
 										 part_tids, part_vectors, m, bs->bulk),
 						   part_centroid);
 	}
-	pfree(routed);
+	if (prepared)
+		pfree(prepared);
 	pfree(part_centroids);
 	pfree(assignment);
 	pfree(part_tids);
@@ -1060,18 +1069,24 @@ RouteMemoryRows(AlexBuildState *bs, const MemoryRows *mr, const float *centroids
 	int			dim = bs->info.dimensions;
 	int			rdim = bs->info.route_dimensions;
 	AlexCentroidSearch *search = NULL;
-	float	   *routed = palloc(sizeof(float) * rdim * BULK_LOAD_BLOCK);
+	bool		as_given = AlexRoutesVectorsAsGiven(&bs->info);
+	float	   *prepared = as_given ? NULL : palloc(sizeof(float) * rdim * BULK_LOAD_BLOCK);
 
 	if (!candidates)
 		search = AlexBeginCentroidSearch(bs->info.metric, centroids, k, rdim);
 	for (int first = 0; first < mr->n; first += BULK_LOAD_BLOCK)
 	{
 		int			count = Min(BULK_LOAD_BLOCK, mr->n - first);
+		const float *routed = mr->vectors + (Size) first * dim;
 
 		CHECK_FOR_INTERRUPTS();
-		for (int i = 0; i < count; i++)
-			AlexPrepareVector(&bs->info, mr->vectors + (Size) (first + i) * dim,
-							  routed + (Size) i * rdim);
+		if (!as_given)
+		{
+			for (int i = 0; i < count; i++)
+				AlexPrepareVector(&bs->info, mr->vectors + (Size) (first + i) * dim,
+								  prepared + (Size) i * rdim);
+			routed = prepared;
+		}
 		if (candidates)
 			AlexNearestAmong(bs->info.metric, routed, count, centroids, rdim,
 							 candidates + (Size) first * ALEX_REROUTE_CANDIDATES,
@@ -1083,7 +1098,8 @@ RouteMemoryRows(AlexBuildState *bs, const MemoryRows *mr, const float *centroids
 		if (sums)
 			AlexAddToCentroidSums(sums, routed, count, leaf + first);
 	}
-	pfree(routed);
+	if (prepared)
+		pfree(prepared);
 	if (search)
 		AlexEndCentroidSearch(search);
 }
@@ -1312,25 +1328,31 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	if (bs.sample_count > 0)
 	{
 		int			rdim = bs.info.route_dimensions;
-		float	   *routed = palloc_extended(sizeof(float) * rdim * bs.sample_count,
-											 MCXT_ALLOC_HUGE);
+		const float *routed = bs.samples;
+		float	   *prepared = NULL;
 		float	   *centroids;
-
-		AdviseHugePages(routed, sizeof(float) * rdim * bs.sample_count);
 
 		/* 2. k-means on the sample, in routing space */
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, ALEX_PHASE_KMEANS);
 		k = leaves_option > 0 ? leaves_option :
 			(int) round(bs.rows_seen / AlexTargetLeafSize(&bs.info, bs.rows_seen));
 		k = Max(1, Min(k, bs.sample_count));
-		for (int i = 0; i < bs.sample_count; i++)
-			AlexPrepareVector(&bs.info, bs.samples + (Size) i * bs.info.dimensions,
-							  routed + (Size) i * rdim);
+		if (!AlexRoutesVectorsAsGiven(&bs.info))
+		{
+			prepared = palloc_extended(sizeof(float) * rdim * bs.sample_count,
+									   MCXT_ALLOC_HUGE);
+			AdviseHugePages(prepared, sizeof(float) * rdim * bs.sample_count);
+			for (int i = 0; i < bs.sample_count; i++)
+				AlexPrepareVector(&bs.info, bs.samples + (Size) i * bs.info.dimensions,
+								  prepared + (Size) i * rdim);
+			routed = prepared;
+		}
 		centroids = palloc(sizeof(float) * rdim * k);
 		AlexKmeans(routed, bs.sample_count, rdim, bs.info.metric, k, centroids);
 		if (leaves_option == 0)
 			centroids = AlexSplitLargeClusters(&bs, routed, centroids, &k);
-		pfree(routed);
+		if (prepared)
+			pfree(prepared);
 
 		/*
 		 * 3. the rows: with parallel workers, empty leaves first and every

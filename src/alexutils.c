@@ -339,11 +339,18 @@ AlexRouteDimensions(int dimensions)
 	return ALEX_ROUTE_ENTRY_SIZE(dimensions) <= room ? dimensions : ALEX_SKETCH_DIMENSIONS;
 }
 
+/* The metrics that route on unit vectors */
+static inline bool
+MetricRoutesUnitVectors(AlexMetricKind metric)
+{
+	return metric == ALEX_METRIC_COSINE || metric == ALEX_METRIC_INNER_PRODUCT;
+}
+
 /* Unit length for the angular metrics; false for a zero vector there */
 static bool
 AlexNormaliseForMetric(AlexMetricKind metric, float *x, int dim)
 {
-	if (metric != ALEX_METRIC_COSINE && metric != ALEX_METRIC_INNER_PRODUCT)
+	if (!MetricRoutesUnitVectors(metric))
 		return true;
 	/* a zero vector has an inner product (0) with anything, but no angle */
 	return AlexScaleToUnitLength(x, dim) || metric == ALEX_METRIC_INNER_PRODUCT;
@@ -383,6 +390,17 @@ AlexSketch(const float *in, int dim, float *out, int sketch_dim)
 
 		out[h % sketch_dim] += (h & 0x80000000) ? -in[i] : in[i];
 	}
+}
+
+/*
+ * Whether AlexPrepareVector leaves vectors as they are (L2 and L1 at a width
+ * the routing takes whole), so that a caller can route the vectors
+ * themselves instead of prepared copies.
+ */
+bool
+AlexRoutesVectorsAsGiven(const AlexIndexInfo *info)
+{
+	return info->route_dimensions == info->dimensions && !MetricRoutesUnitVectors(info->metric);
 }
 
 /*
