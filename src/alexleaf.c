@@ -1351,11 +1351,58 @@ AlexPurgeMovedLanes(Relation index, Buffer head_buf, int page_index, BlockNumber
 #define ALEX_DIRECTION_SAMPLE 128
 
 /*
+ * Four floats as one value (GCC/clang vector extension: an SSE register on
+ * x86-64, plain code elsewhere, the same IEEE multiply and add an element
+ * either way).
+ */
+typedef float Float4 __attribute__((vector_size(4 * sizeof(float))));
+
+/*
+ * out = sum of weight[s] * row s of rows (n rows of dimensions floats):
+ * X^T y without a transposed copy of X.  Each element sums its rows in row
+ * order, so every CPU gets the same bits.
+ */
+static void
+RowCombination(const float *rows, int n, int dimensions, const float *weight, float *out)
+{
+	int			d = 0;
+
+	for (; d + 8 <= dimensions; d += 8)
+	{
+		Float4		low = {0};
+		Float4		high = {0};
+
+		for (int s = 0; s < n; s++)
+		{
+			const float *x = rows + (Size) s * dimensions + d;
+			Float4		a;
+			Float4		b;
+
+			memcpy(&a, x, sizeof(a));
+			memcpy(&b, x + 4, sizeof(b));
+			low += weight[s] * a;
+			high += weight[s] * b;
+		}
+		memcpy(out + d, &low, sizeof(low));
+		memcpy(out + d + 4, &high, sizeof(high));
+	}
+	for (; d < dimensions; d++)
+	{
+		float		sum = 0;
+
+		for (int s = 0; s < n; s++)
+			sum += weight[s] * rows[(Size) s * dimensions + d];
+		out[d] = sum;
+	}
+}
+
+/*
  * Principal direction of a set of vectors (a few power iterations on the
  * centred set, deterministic start), and the least-squares linear model
- * from the key to a page index in [0, npages).  Each iteration is two
- * passes of the block dot kernel: y = X v over the sampled members, then
- * w = X^T y over the transposed sample.
+ * from the key to a page index in [0, npages).  Each iteration is
+ * y = X v over the sampled members (the block dot kernel), then w = X^T y
+ * as a sum of rows, each element summed in row order (no transposed copy:
+ * writing one cost more than the iterations).
  */
 void
 AlexFitDirection(const float *vectors, int n, int dimensions,
@@ -1363,7 +1410,6 @@ AlexFitDirection(const float *vectors, int n, int dimensions,
 {
 	double	   *mean;
 	float	   *centred;
-	float	   *transposed;
 	float	   *projections;
 	float	   *w;
 	float	   *keys;
@@ -1386,7 +1432,6 @@ AlexFitDirection(const float *vectors, int n, int dimensions,
 	used = (n + step - 1) / step;
 	mean = palloc0(sizeof(double) * dimensions);
 	centred = palloc(sizeof(float) * used * dimensions);
-	transposed = palloc(sizeof(float) * used * dimensions);
 	projections = palloc(sizeof(float) * used);
 	w = palloc(sizeof(float) * dimensions);
 	for (int i = 0; i < n; i += step)
@@ -1396,12 +1441,8 @@ AlexFitDirection(const float *vectors, int n, int dimensions,
 		mean[d] /= used;
 	for (int s = 0; s < used; s++)
 		for (int d = 0; d < dimensions; d++)
-		{
-			float		x = (float) (vectors[(Size) s * step * dimensions + d] - mean[d]);
-
-			centred[(Size) s * dimensions + d] = x;
-			transposed[(Size) d * used + s] = x;
-		}
+			centred[(Size) s * dimensions + d] =
+				(float) (vectors[(Size) s * step * dimensions + d] - mean[d]);
 	for (int d = 0; d < dimensions; d++)
 		direction[d] = (float) (1.0 / sqrt((double) dimensions) * ((d % 2) ? 1 : -1) + 1e-3 * d);
 
@@ -1410,7 +1451,7 @@ AlexFitDirection(const float *vectors, int n, int dimensions,
 		double		norm;
 
 		distance_kernels->dot_block(centred, used, direction, 1, dimensions, projections);
-		distance_kernels->dot_block(transposed, dimensions, projections, 1, used, w);
+		RowCombination(centred, used, dimensions, projections, w);
 		norm = sqrt(VectorInnerProduct(w, w, dimensions));
 		if (!(norm > 0))
 		{
@@ -1445,7 +1486,6 @@ AlexFitDirection(const float *vectors, int n, int dimensions,
 done:
 	pfree(mean);
 	pfree(centred);
-	pfree(transposed);
 	pfree(projections);
 	pfree(w);
 }
