@@ -718,6 +718,13 @@ extern void AlexEndCentroidSums(AlexCentroidSums *acc);
 
 /* alexassign.c */
 typedef struct AlexCentroidSearch AlexCentroidSearch;
+/*
+ * Centroids a row weighs again once centroids moved a little: its nearest
+ * ones before the move (k-means after its first iteration, the in-memory
+ * build's Lloyd step over all rows)
+ */
+#define ALEX_REROUTE_CANDIDATES 8
+
 extern AlexCentroidSearch *AlexBeginCentroidSearch(AlexMetricKind metric,
 												   const float *centroids, int k,
 												   int dimensions);

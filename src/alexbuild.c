@@ -522,8 +522,6 @@ AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
  */
 #define ALEX_RECUT_FACTOR 1.35
 
-/* Centroids a row weighs again after the in-memory build's Lloyd step */
-#define ALEX_REROUTE_CANDIDATES 8
 
 /*
  * The serial load phase: one heap pass routes every row to its leaf into a

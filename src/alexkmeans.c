@@ -275,6 +275,8 @@ AlexKmeans(const float *samples, int n, int dimensions, AlexMetricKind metric,
 	AlexRandom	prng;
 	int		   *assignment = palloc(sizeof(int) * n);
 	int		   *nearest = palloc(sizeof(int) * n);
+	int		   *candidates = palloc_extended(sizeof(int) * ALEX_REROUTE_CANDIDATES * (Size) n,
+											 MCXT_ALLOC_HUGE);
 	AlexCentroidSums *acc = AlexBeginCentroidSums(k, dimensions);
 
 	Assert(k >= 1 && k <= n);
@@ -298,8 +300,24 @@ AlexKmeans(const float *samples, int n, int dimensions, AlexMetricKind metric,
 	{
 		int			changed = 0;
 
-		/* assign each sample to its nearest centroid */
-		AlexNearestCentroids(metric, samples, n, centroids, k, dimensions, nearest);
+		/*
+		 * Assign each sample to its nearest centroid: the first time by a
+		 * search of all of them, which also keeps each sample's few nearest;
+		 * later among those few, as centroids now move a little an
+		 * iteration (DECISIONS #40).
+		 */
+		if (iter == 0)
+		{
+			AlexCentroidSearch *search = AlexBeginCentroidSearch(metric, centroids, k,
+																 dimensions);
+
+			AlexFindNearestCentroids(search, samples, n, nearest, candidates,
+									 ALEX_REROUTE_CANDIDATES);
+			AlexEndCentroidSearch(search);
+		}
+		else
+			AlexNearestAmong(metric, samples, n, centroids, dimensions, candidates,
+							 ALEX_REROUTE_CANDIDATES, nearest);
 		for (int i = 0; i < n; i++)
 		{
 			if (iter == 0 || assignment[i] != nearest[i])
@@ -325,5 +343,6 @@ AlexKmeans(const float *samples, int n, int dimensions, AlexMetricKind metric,
 
 	pfree(assignment);
 	pfree(nearest);
+	pfree(candidates);
 	AlexEndCentroidSums(acc);
 }
