@@ -20,6 +20,12 @@
 #include "miscadmin.h"
 
 #define ALEX_KMEANS_SEED		0x0a1e7
+
+/*
+ * Two doubles as one value (GCC/clang vector extension: an SSE2 register
+ * on x86-64, plain code elsewhere; the same IEEE add an element).
+ */
+typedef double Double2 __attribute__((vector_size(2 * sizeof(double))));
 /*
  * Lloyd iterations on the sample: 6 built as good a partition as 12
  * (fashion-mnist recall@10 at 10 probes 0.9867 vs 0.9844; synthetic-1536
@@ -212,8 +218,20 @@ AlexAddToCentroidSums(AlexCentroidSums *acc, const float *rows, int n,
 		double	   *sum = acc->sums + (Size) c * dimensions;
 		const float *x = rows + (Size) i * dimensions;
 
+		int			d = 0;
+
 		acc->counts[c]++;
-		for (int d = 0; d < dimensions; d++)
+		/* two elements at a time (SSE2 through the vector extension) */
+		for (; d + 2 <= dimensions; d += 2)
+		{
+			Double2		s;
+			Double2		v = {x[d], x[d + 1]};
+
+			memcpy(&s, sum + d, sizeof(s));
+			s += v;
+			memcpy(sum + d, &s, sizeof(s));
+		}
+		for (; d < dimensions; d++)
 			sum[d] += x[d];
 	}
 }
