@@ -62,6 +62,7 @@ struct AlexCentroidSearch
 	float	   *projected_norms;	/* |P c|^2, or 0 for inner product */
 	float	   *x_projected;	/* scratch: ASSIGN_BLOCK_ROWS x directions */
 	float	   *scores;			/* scratch: k scores of one row */
+	float	   *group_least;	/* scratch: each group's least score */
 };
 
 /*
@@ -154,6 +155,7 @@ AlexBeginCentroidSearch(AlexMetricKind metric, const float *centroids, int k, in
 	s->k = k;
 	s->dimensions = dimensions;
 	s->scores = palloc(sizeof(float) * k);
+	s->group_least = palloc(sizeof(float) * ((k + SHORTLIST_GROUP - 1) / SHORTLIST_GROUP));
 	if (metric == ALEX_METRIC_L1)
 		return s;				/* no dot products: one pair at a time */
 
@@ -265,7 +267,8 @@ KeepNearest(int *near, int nnear, const int *scored, const float *scores, int n)
  * the list only sees the centroids that can make it: the centroids come in
  * groups, and the SHORTLIST_LENGTH-th least of the groups' minima bounds
  * the list's last score from above (each group has one score at most its
- * minimum).
+ * minimum).  Only the groups whose minimum is within the bound can hold a
+ * score within it, so only theirs are read again.
  */
 static int
 NearestByShortlist(const AlexCentroidSearch *s, const float *x, const float *approx,
@@ -281,23 +284,36 @@ NearestByShortlist(const AlexCentroidSearch *s, const float *x, const float *app
 
 	for (int c = 0; c < s->k; c++)
 		scores[c] = s->projected_norms[c] - 2 * approx[c];
-	if (groups >= SHORTLIST_LENGTH)
+	if (groups < SHORTLIST_LENGTH)
 	{
+		for (int c = 0; c < s->k; c++)
+			if (scores[c] <= bound)
+				ListInsert(list, list_score, &n, SHORTLIST_LENGTH, c, scores[c]);
+	}
+	else
+	{
+		float	   *least = s->group_least;
+
 		for (int g = 0; g < groups; g++)
 		{
 			int			end = Min(s->k, (g + 1) * SHORTLIST_GROUP);
-			float		least = scores[g * SHORTLIST_GROUP];
 
+			least[g] = scores[g * SHORTLIST_GROUP];
 			for (int c = g * SHORTLIST_GROUP + 1; c < end; c++)
-				least = Min(least, scores[c]);
-			ListInsert(list, list_score, &n, SHORTLIST_LENGTH, g, least);
+				least[g] = Min(least[g], scores[c]);
+			ListInsert(list, list_score, &n, SHORTLIST_LENGTH, g, least[g]);
 		}
 		bound = list_score[SHORTLIST_LENGTH - 1];
 		n = 0;
+		for (int g = 0; g < groups; g++)
+		{
+			if (least[g] > bound)
+				continue;
+			for (int c = g * SHORTLIST_GROUP; c < Min(s->k, (g + 1) * SHORTLIST_GROUP); c++)
+				if (scores[c] <= bound)
+					ListInsert(list, list_score, &n, SHORTLIST_LENGTH, c, scores[c]);
+		}
 	}
-	for (int c = 0; c < s->k; c++)
-		if (scores[c] <= bound)
-			ListInsert(list, list_score, &n, SHORTLIST_LENGTH, c, scores[c]);
 	for (int i = 0; i < n; i++)
 		exact[i] = s->norms[list[i]] -
 			2 * VectorInnerProduct(x, s->centroids + (Size) list[i] * s->dimensions,
@@ -418,6 +434,7 @@ AlexEndCentroidSearch(AlexCentroidSearch *s)
 		pfree(s->x_projected);
 	}
 	pfree(s->scores);
+	pfree(s->group_least);
 	pfree(s);
 }
 
