@@ -368,6 +368,15 @@ typedef struct AlexIndexInfo
 } AlexIndexInfo;
 
 /* The RaBitQ quantizer of an index (alexquant.c) */
+/*
+ * A few floats or doubles as one value (GCC/clang vector extension): SIMD
+ * registers where the target has them, plain code elsewhere.  Each element
+ * is one IEEE operation either way, so every CPU gets the same bits.
+ */
+typedef float AlexFloat4 __attribute__((vector_size(4 * sizeof(float))));
+typedef float AlexFloat8 __attribute__((vector_size(8 * sizeof(float))));
+typedef double AlexDouble2 __attribute__((vector_size(2 * sizeof(double))));
+
 typedef struct AlexQuantizer
 {
 	int			dimensions;

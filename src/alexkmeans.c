@@ -22,11 +22,6 @@
 #define ALEX_KMEANS_SEED		0x0a1e7
 
 /*
- * Two doubles as one value (GCC/clang vector extension: an SSE2 register
- * on x86-64, plain code elsewhere; the same IEEE add an element).
- */
-typedef double Double2 __attribute__((vector_size(2 * sizeof(double))));
-/*
  * Lloyd iterations on the sample: 6 built as good a partition as 12
  * (fashion-mnist recall@10 at 10 probes 0.9867 vs 0.9844; synthetic-1536
  * 0.999 either way) in 20% less build time; 3 lost 1.5 points at 2 probes on
@@ -224,8 +219,8 @@ AlexAddToCentroidSums(AlexCentroidSums *acc, const float *rows, int n,
 		/* two elements at a time (SSE2 through the vector extension) */
 		for (; d + 2 <= dimensions; d += 2)
 		{
-			Double2		s;
-			Double2		v = {x[d], x[d + 1]};
+			AlexDouble2	s;
+			AlexDouble2	v = {x[d], x[d + 1]};
 
 			memcpy(&s, sum + d, sizeof(s));
 			s += v;

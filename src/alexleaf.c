@@ -1350,12 +1350,25 @@ AlexPurgeMovedLanes(Relation index, Buffer head_buf, int page_index, BlockNumber
 
 #define ALEX_DIRECTION_SAMPLE 128
 
-/*
- * Four floats as one value (GCC/clang vector extension: an SSE register on
- * x86-64, plain code elsewhere, the same IEEE multiply and add an element
- * either way).
- */
-typedef float Float4 __attribute__((vector_size(4 * sizeof(float))));
+/* out = (float) (x - mean), in double, two elements at a time */
+static void
+SubtractMean(const float *x, const double *mean, int dimensions, float *out)
+{
+	int			d = 0;
+
+	for (; d + 2 <= dimensions; d += 2)
+	{
+		AlexDouble2	v = {x[d], x[d + 1]};
+		AlexDouble2	m;
+
+		memcpy(&m, mean + d, sizeof(m));
+		v -= m;
+		out[d] = (float) v[0];
+		out[d + 1] = (float) v[1];
+	}
+	for (; d < dimensions; d++)
+		out[d] = (float) (x[d] - mean[d]);
+}
 
 /*
  * out = sum of weight[s] * row s of rows (n rows of dimensions floats):
@@ -1369,14 +1382,14 @@ RowCombination(const float *rows, int n, int dimensions, const float *weight, fl
 
 	for (; d + 8 <= dimensions; d += 8)
 	{
-		Float4		low = {0};
-		Float4		high = {0};
+		AlexFloat4	low = {0};
+		AlexFloat4	high = {0};
 
 		for (int s = 0; s < n; s++)
 		{
 			const float *x = rows + (Size) s * dimensions + d;
-			Float4		a;
-			Float4		b;
+			AlexFloat4	a;
+			AlexFloat4	b;
 
 			memcpy(&a, x, sizeof(a));
 			memcpy(&b, x + 4, sizeof(b));
@@ -1408,6 +1421,7 @@ void
 AlexFitDirection(const float *vectors, int n, int dimensions,
 				 float *direction, float *slope, float *intercept, int npages)
 {
+	AlexCentroidSums *sums;
 	double	   *mean;
 	float	   *centred;
 	float	   *projections;
@@ -1430,19 +1444,18 @@ AlexFitDirection(const float *vectors, int n, int dimensions,
 	/* the direction from at most ALEX_DIRECTION_SAMPLE evenly spaced members */
 	step = Max(1, n / ALEX_DIRECTION_SAMPLE);
 	used = (n + step - 1) / step;
-	mean = palloc0(sizeof(double) * dimensions);
+	sums = AlexBeginCentroidSums(1, dimensions);
 	centred = palloc(sizeof(float) * used * dimensions);
 	projections = palloc(sizeof(float) * used);
 	w = palloc(sizeof(float) * dimensions);
 	for (int i = 0; i < n; i += step)
-		for (int d = 0; d < dimensions; d++)
-			mean[d] += vectors[(Size) i * dimensions + d];
+		AlexAddToCentroidSums(sums, vectors + (Size) i * dimensions, 1, NULL);
+	mean = sums->sums;
 	for (int d = 0; d < dimensions; d++)
 		mean[d] /= used;
 	for (int s = 0; s < used; s++)
-		for (int d = 0; d < dimensions; d++)
-			centred[(Size) s * dimensions + d] =
-				(float) (vectors[(Size) s * step * dimensions + d] - mean[d]);
+		SubtractMean(vectors + (Size) s * step * dimensions, mean, dimensions,
+					 centred + (Size) s * dimensions);
 	for (int d = 0; d < dimensions; d++)
 		direction[d] = (float) (1.0 / sqrt((double) dimensions) * ((d % 2) ? 1 : -1) + 1e-3 * d);
 
@@ -1484,7 +1497,7 @@ AlexFitDirection(const float *vectors, int n, int dimensions,
 	pfree(keys);
 
 done:
-	pfree(mean);
+	AlexEndCentroidSums(sums);
 	pfree(centred);
 	pfree(projections);
 	pfree(w);

@@ -117,13 +117,6 @@ AlexGetQuantizer(int dimensions, uint64 seed)
 }
 
 /*
- * Eight floats as one value (GCC/clang vector extension: SIMD where the
- * target has it, plain code elsewhere; each element is one IEEE add or
- * subtract either way, so every CPU gets the same bits).
- */
-typedef float Float8 __attribute__((vector_size(8 * sizeof(float))));
-
-/*
  * One round of the rotation, in place: flip the signs, then the fast
  * Walsh-Hadamard transform, scaled to be orthonormal.  On x86-64 it is
  * also compiled for AVX-512 and AVX2 and the CPU's best version runs: it
@@ -136,7 +129,7 @@ __attribute__((target_clones("avx512f", "avx2", "default")))
 static void
 RotationRound(float *x, const float *signs, int n)
 {
-	Float8		scale = {0};
+	AlexFloat8	scale = {0};
 
 	scale += 1.0f / sqrtf((float) n);
 
@@ -167,25 +160,25 @@ RotationRound(float *x, const float *signs, int n)
 		for (int i = 0; i < n; i += len << 1)
 			for (int j = i; j < i + len; j += 8)
 			{
-				Float8		a;
-				Float8		b;
-				Float8		sum;
-				Float8		diff;
+				AlexFloat8	a;
+				AlexFloat8	b;
+				AlexFloat8	sum;
+				AlexFloat8	diff;
 
-				memcpy(&a, x + j, sizeof(Float8));
-				memcpy(&b, x + j + len, sizeof(Float8));
+				memcpy(&a, x + j, sizeof(AlexFloat8));
+				memcpy(&b, x + j + len, sizeof(AlexFloat8));
 				sum = a + b;
 				diff = a - b;
-				memcpy(x + j, &sum, sizeof(Float8));
-				memcpy(x + j + len, &diff, sizeof(Float8));
+				memcpy(x + j, &sum, sizeof(AlexFloat8));
+				memcpy(x + j + len, &diff, sizeof(AlexFloat8));
 			}
 	for (int i = 0; i < n; i += 8)
 	{
-		Float8		v;
+		AlexFloat8	v;
 
-		memcpy(&v, x + i, sizeof(Float8));
+		memcpy(&v, x + i, sizeof(AlexFloat8));
 		v *= scale;
-		memcpy(x + i, &v, sizeof(Float8));
+		memcpy(x + i, &v, sizeof(AlexFloat8));
 	}
 }
 
@@ -259,9 +252,6 @@ EstimatorVector(AlexMetricKind metric, const float *in, float *out, int dim)
 		(void) AlexScaleToUnitLength(out, dim);
 }
 
-/* Two doubles as one value (an SSE2 register on x86-64; see Float8) */
-typedef double Double2 __attribute__((vector_size(2 * sizeof(double))));
-
 /*
  * x[i] = (float) (x[i] / divisor), each division in double, two at a
  * time: the same bits as one at a time.
@@ -269,12 +259,12 @@ typedef double Double2 __attribute__((vector_size(2 * sizeof(double))));
 static void
 ScaleByInverse(float *x, int n, double divisor)
 {
-	Double2		by = {divisor, divisor};
+	AlexDouble2	by = {divisor, divisor};
 	int			i = 0;
 
 	for (; i + 2 <= n; i += 2)
 	{
-		Double2		v = {x[i], x[i + 1]};
+		AlexDouble2	v = {x[i], x[i + 1]};
 
 		v /= by;
 		x[i] = (float) v[0];
