@@ -449,9 +449,10 @@ def machine_info():
         pass
     commit = subprocess.run(["git", "-C", REPO, "describe", "--always"],
                             capture_output=True, text=True).stdout.strip()
-    # dirty: changed sources, not the results this very run writes as it goes
+    # dirty: changed sources, not the results this very run writes as it goes, nor notes
+    # and docs edited beside it
     changed = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--", ".",
-                              ":!bench/results", ":!docs/benchmarks"],
+                              ":!bench/results", ":!docs", ":!ai", ":!*.md"],
                              capture_output=True, text=True).stdout.strip()
     if commit and changed:
         commit += "-dirty"
