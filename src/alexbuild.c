@@ -198,6 +198,34 @@ SampleVector(AlexBuildState *bs, int slot, Datum value)
 }
 
 /*
+ * Room for n rows prepared for routing, or NULL when the routing takes the
+ * vectors as they are (AlexPrepareVector would only copy them).
+ */
+static float *
+PreparedRowsBuffer(AlexBuildState *bs, int n)
+{
+	if (AlexRoutesVectorsAsGiven(&bs->info))
+		return NULL;
+	return palloc_extended(sizeof(float) * bs->info.route_dimensions * (Size) Max(n, 1),
+						   MCXT_ALLOC_HUGE);
+}
+
+/*
+ * n vectors as the routing takes them: the vectors themselves, or their
+ * prepared copies in prepared (from PreparedRowsBuffer).
+ */
+static const float *
+RoutingRows(AlexBuildState *bs, const float *vectors, int n, float *prepared)
+{
+	if (prepared == NULL)
+		return vectors;
+	for (int i = 0; i < n; i++)
+		AlexPrepareVector(&bs->info, vectors + (Size) i * bs->info.dimensions,
+						  prepared + (Size) i * bs->info.route_dimensions);
+	return prepared;
+}
+
+/*
  * Reservoir sampling of the non-null rows: row i replaces a random slot
  * with chance k/i.  Most rows are never kept, and a vector stored out of
  * line costs a TOAST index lookup to read, so a kept row's TOAST pointer
@@ -468,13 +496,12 @@ AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
 	int		   *counts = palloc0(sizeof(int) * k);
 	int		   *assignment = palloc(sizeof(int) * bs->sample_count);
 	BlockNumber *leaves = palloc(sizeof(BlockNumber) * k);
-	float	   *routed = palloc(sizeof(float) * rdim * Max(bs->sample_count, 1));
+	float	   *prepared = PreparedRowsBuffer(bs, bs->sample_count);
+	const float *routed = RoutingRows(bs, bs->samples, bs->sample_count, prepared);
 	float	   *members = palloc(sizeof(float) * dim * Max(bs->sample_count, 1));
 	float	   *direction = palloc(sizeof(float) * dim);
 	float	   *tree_centroids = palloc(sizeof(float) * rdim * k);
 
-	for (int i = 0; i < bs->sample_count; i++)
-		AlexPrepareVector(&bs->info, bs->samples + (Size) i * dim, routed + (Size) i * rdim);
 	AlexNearestCentroids(bs->info.metric, routed, bs->sample_count, centroids, k, rdim,
 						 assignment);
 	for (int i = 0; i < bs->sample_count; i++)
@@ -505,7 +532,8 @@ AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
 	pfree(counts);
 	pfree(assignment);
 	pfree(leaves);
-	pfree(routed);
+	if (prepared)
+		pfree(prepared);
 	pfree(members);
 	pfree(direction);
 	pfree(tree_centroids);
@@ -521,7 +549,6 @@ AlexCreateLeaves(AlexBuildState *bs, const float *centroids, int k)
  * Cutting every part over the leaf size cost recall per probe (DECISIONS #34).
  */
 #define ALEX_RECUT_FACTOR 1.35
-
 
 /*
  * The serial load phase: one heap pass routes every row to its leaf into a
@@ -665,17 +692,9 @@ WriteRun(AlexBuildState *bs, const float *centroid, const ItemPointerData *tids,
 	int		   *assignment;
 	ItemPointerData *part_tids;
 	float	   *part_vectors;
-	float	   *prepared = NULL;
+	float	   *prepared = PreparedRowsBuffer(bs, n);
 
-	if (AlexRoutesVectorsAsGiven(&bs->info))
-		routed = vectors;
-	else
-	{
-		prepared = palloc(sizeof(float) * rdim * Max(n, 1));
-		for (int i = 0; i < n; i++)
-			AlexPrepareVector(&bs->info, vectors + (Size) i * dim, prepared + (Size) i * rdim);
-		routed = prepared;
-	}
+	routed = RoutingRows(bs, vectors, n, prepared);
 
 	if (n <= target || AlexLeavesOption(bs->index) > 0)
 	{
@@ -1067,24 +1086,17 @@ RouteMemoryRows(AlexBuildState *bs, const MemoryRows *mr, const float *centroids
 	int			dim = bs->info.dimensions;
 	int			rdim = bs->info.route_dimensions;
 	AlexCentroidSearch *search = NULL;
-	bool		as_given = AlexRoutesVectorsAsGiven(&bs->info);
-	float	   *prepared = as_given ? NULL : palloc(sizeof(float) * rdim * BULK_LOAD_BLOCK);
+	float	   *prepared = PreparedRowsBuffer(bs, BULK_LOAD_BLOCK);
 
 	if (!candidates)
 		search = AlexBeginCentroidSearch(bs->info.metric, centroids, k, rdim);
 	for (int first = 0; first < mr->n; first += BULK_LOAD_BLOCK)
 	{
 		int			count = Min(BULK_LOAD_BLOCK, mr->n - first);
-		const float *routed = mr->vectors + (Size) first * dim;
+		const float *routed = RoutingRows(bs, mr->vectors + (Size) first * dim, count,
+										  prepared);
 
 		CHECK_FOR_INTERRUPTS();
-		if (!as_given)
-		{
-			for (int i = 0; i < count; i++)
-				AlexPrepareVector(&bs->info, mr->vectors + (Size) (first + i) * dim,
-								  prepared + (Size) i * rdim);
-			routed = prepared;
-		}
 		if (candidates)
 			AlexNearestAmong(bs->info.metric, routed, count, centroids, rdim,
 							 candidates + (Size) first * ALEX_REROUTE_CANDIDATES,
@@ -1326,8 +1338,8 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	if (bs.sample_count > 0)
 	{
 		int			rdim = bs.info.route_dimensions;
-		const float *routed = bs.samples;
-		float	   *prepared = NULL;
+		float	   *prepared = PreparedRowsBuffer(&bs, bs.sample_count);
+		const float *routed;
 		float	   *centroids;
 
 		/* 2. k-means on the sample, in routing space */
@@ -1335,16 +1347,9 @@ alexbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		k = leaves_option > 0 ? leaves_option :
 			(int) round(bs.rows_seen / AlexTargetLeafSize(&bs.info, bs.rows_seen));
 		k = Max(1, Min(k, bs.sample_count));
-		if (!AlexRoutesVectorsAsGiven(&bs.info))
-		{
-			prepared = palloc_extended(sizeof(float) * rdim * bs.sample_count,
-									   MCXT_ALLOC_HUGE);
+		if (prepared)
 			AdviseHugePages(prepared, sizeof(float) * rdim * bs.sample_count);
-			for (int i = 0; i < bs.sample_count; i++)
-				AlexPrepareVector(&bs.info, bs.samples + (Size) i * bs.info.dimensions,
-								  prepared + (Size) i * rdim);
-			routed = prepared;
-		}
+		routed = RoutingRows(&bs, bs.samples, bs.sample_count, prepared);
 		centroids = palloc(sizeof(float) * rdim * k);
 		AlexKmeans(routed, bs.sample_count, rdim, bs.info.metric, k, centroids);
 		if (leaves_option == 0)

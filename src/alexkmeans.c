@@ -212,7 +212,6 @@ AlexAddToCentroidSums(AlexCentroidSums *acc, const float *rows, int n,
 		int			c = assignment ? assignment[i] : 0;
 		double	   *sum = acc->sums + (Size) c * dimensions;
 		const float *x = rows + (Size) i * dimensions;
-
 		int			d = 0;
 
 		acc->counts[c]++;

@@ -332,11 +332,13 @@ AlexEncode(AlexEncoder *enc, const float *vector, char *payload)
 			r[i] -= reference[i];
 	norm = sqrt((double) VectorInnerProduct(r, r, dim));
 
-	memset(bits, 0, padded / 8);
 	memset(factors, 0, sizeof(AlexCodeFactors));
 	if (norm == 0)
-		return;					/* o == c: the distance is exactly |q - c|, which
-								 * the leaf term has */
+	{
+		/* o == c: the distance is exactly |q - c|, which the leaf term has */
+		memset(bits, 0, padded / 8);
+		return;
+	}
 	ScaleByInverse(r, dim, norm);
 	AlexRotate(qz, r, pr);
 	/* a byte of bits at a time (padded is a multiple of 64) */
