@@ -76,72 +76,112 @@ AlexPageStartsRoutable(Page page, BlockNumber blkno)
 
 /*
  * Which shared buffer last held a page of an alex index, remembered by this
- * backend in a direct-mapped table.  A scan reads a few dozen pages
- * (leaf heads, data pages, the vector pages of reranked rows), and looking
- * each up in the shared buffer mapping table (a hash, under a partition
- * lock) was ~12% of a query's backend time on fashion-mnist.
+ * backend: an array of buffers by block number for each of the few indexes
+ * it used last.  A scan reads a few dozen pages (leaf heads, data pages,
+ * the vector pages of reranked rows), and looking each up in the shared
+ * buffer mapping table (a hash, under a partition lock) was ~12% of a
+ * query's backend time on fashion-mnist.  Four bytes a block is 0.05% of
+ * the index, small enough to stay in the CPU cache; a hashed table of
+ * 65,536 slots before it was 768 kB, missed the cache on every lookup and
+ * lost a fifth of fashion-mnist's pages to collisions.
  * ReadRecentBuffer pins the remembered buffer and checks its tag, so a
  * stale entry costs one failed check and an ordinary ReadBuffer, never a
  * wrong page.  PostgreSQL 13 has no ReadRecentBuffer: plain ReadBuffer.
  */
-#define ALEX_RECENT_BUFFERS		65536	/* a power of 2 */
+#if PG_VERSION_NUM >= 140000
+#define ALEX_RECENT_INDEXES		4
+#define ALEX_RECENT_MAX_BLOCKS	(1 << 20)	/* 4 MB: an 8 GB index */
 
-typedef struct AlexRecentBuffer
+typedef struct AlexRecentBuffers
 {
-	Oid			file_number;
-	BlockNumber blkno;
-	Buffer		buffer;
-} AlexRecentBuffer;
+	Oid			file_number;	/* AlexRelationFileNumber; InvalidOid: unused */
+	BlockNumber nblocks;		/* room in buffers[] */
+	Buffer	   *buffers;		/* by block number; InvalidBuffer: not known */
+	uint64		last_used;
+} AlexRecentBuffers;
 
-static AlexRecentBuffer *recent_buffers = NULL;
+static AlexRecentBuffers recent_indexes[ALEX_RECENT_INDEXES];
+static uint64 recent_clock = 0;
 
-/* The table's slot for a block; *remembered: it holds a buffer for that block */
-static AlexRecentBuffer *
-RecentBufferSlot(Relation index, BlockNumber blkno, bool *remembered)
+/* The remembered buffers of an index, made (replacing the least recent) if new */
+static AlexRecentBuffers *
+RecentBuffersOf(Relation index)
 {
-	uint32		h;
-	AlexRecentBuffer *slot;
+	Oid			file_number = AlexRelationFileNumber(index);
+	AlexRecentBuffers *oldest = &recent_indexes[0];
 
-	if (recent_buffers == NULL)
-		recent_buffers = MemoryContextAllocZero(TopMemoryContext,
-												sizeof(AlexRecentBuffer) * ALEX_RECENT_BUFFERS);
-	h = hash_combine(murmurhash32((uint32) AlexRelationFileNumber(index)), murmurhash32(blkno));
-	slot = &recent_buffers[h & (ALEX_RECENT_BUFFERS - 1)];
-	*remembered = slot->file_number == AlexRelationFileNumber(index) &&
-		slot->blkno == blkno && BufferIsValid(slot->buffer);
-	return slot;
+	for (int i = 0; i < ALEX_RECENT_INDEXES; i++)
+	{
+		AlexRecentBuffers *r = &recent_indexes[i];
+
+		if (r->file_number == file_number && r->buffers != NULL)
+		{
+			r->last_used = ++recent_clock;
+			return r;
+		}
+		if (r->last_used < oldest->last_used)
+			oldest = r;
+	}
+	if (oldest->buffers != NULL)
+		pfree(oldest->buffers);
+	oldest->file_number = file_number;
+	oldest->nblocks = 0;
+	oldest->buffers = NULL;
+	oldest->last_used = ++recent_clock;
+	return oldest;
+}
+
+static Buffer
+RecentBuffer(AlexRecentBuffers *r, BlockNumber blkno)
+{
+	return blkno < r->nblocks ? r->buffers[blkno] : InvalidBuffer;
 }
 
 static void
-RememberBuffer(AlexRecentBuffer *slot, Relation index, BlockNumber blkno, Buffer buffer)
+RememberBuffer(AlexRecentBuffers *r, BlockNumber blkno, Buffer buffer)
 {
-	slot->file_number = AlexRelationFileNumber(index);
-	slot->blkno = blkno;
-	slot->buffer = buffer;
+	if (blkno >= r->nblocks)
+	{
+		BlockNumber nblocks = Max(Max(r->nblocks * 2, 1024), blkno + 1);
+
+		if (blkno >= ALEX_RECENT_MAX_BLOCKS)
+			return;
+		nblocks = Min(nblocks, ALEX_RECENT_MAX_BLOCKS);
+		if (r->buffers == NULL)
+			r->buffers = MemoryContextAllocZero(TopMemoryContext, sizeof(Buffer) * nblocks);
+		else
+		{
+			r->buffers = repalloc(r->buffers, sizeof(Buffer) * nblocks);
+			memset(r->buffers + r->nblocks, 0, sizeof(Buffer) * (nblocks - r->nblocks));
+		}
+		r->nblocks = nblocks;
+	}
+	r->buffers[blkno] = buffer;
 }
+#endif
 
 /* ReadBuffer of a main-fork page of an alex index, by the remembered buffer first */
 Buffer
 AlexReadBuffer(Relation index, BlockNumber blkno)
 {
 #if PG_VERSION_NUM >= 140000
-	AlexRecentBuffer *slot;
-	bool		remembered;
+	AlexRecentBuffers *recent;
 	Buffer		buf;
 
 	if (RelationUsesLocalBuffers(index))
 		return ReadBuffer(index, blkno);
-	slot = RecentBufferSlot(index, blkno, &remembered);
-	if (remembered &&
-		ReadRecentBuffer(AlexRelationFile(index), MAIN_FORKNUM, blkno, slot->buffer))
+	recent = RecentBuffersOf(index);
+	buf = RecentBuffer(recent, blkno);
+	if (BufferIsValid(buf) &&
+		ReadRecentBuffer(AlexRelationFile(index), MAIN_FORKNUM, blkno, buf))
 	{
 		/* counted in pg_statio_*_indexes as ReadBuffer counts a hit */
 		pgstat_count_buffer_read(index);
 		pgstat_count_buffer_hit(index);
-		return slot->buffer;
+		return buf;
 	}
 	buf = ReadBuffer(index, blkno);
-	RememberBuffer(slot, index, blkno, buf);
+	RememberBuffer(recent, blkno, buf);
 	return buf;
 #else
 	return ReadBuffer(index, blkno);
@@ -156,18 +196,17 @@ void
 AlexPrefetchBuffer(Relation index, BlockNumber blkno)
 {
 #if PG_VERSION_NUM >= 140000
-	AlexRecentBuffer *slot;
-	bool		remembered;
+	AlexRecentBuffers *recent;
 	PrefetchBufferResult r;
 
 	if (RelationUsesLocalBuffers(index))
 		return;
-	slot = RecentBufferSlot(index, blkno, &remembered);
-	if (remembered)
+	recent = RecentBuffersOf(index);
+	if (BufferIsValid(RecentBuffer(recent, blkno)))
 		return;
 	r = PrefetchBuffer(index, MAIN_FORKNUM, blkno);
 	if (BufferIsValid(r.recent_buffer))
-		RememberBuffer(slot, index, blkno, r.recent_buffer);
+		RememberBuffer(recent, blkno, r.recent_buffer);
 #else
 	PrefetchBuffer(index, MAIN_FORKNUM, blkno);
 #endif
