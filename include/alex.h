@@ -636,6 +636,7 @@ extern BlockNumber AlexBuildLeaf(Relation index, const AlexIndexInfo *info, doub
 extern bool AlexLeafInsert(Relation index, const AlexIndexInfo *info, Buffer head_buf,
 						   const float *vector, ItemPointer tid);
 extern const float *AlexLeafReference(const AlexLeafHead head, int dimensions);
+extern void AlexPrefetchLeafReference(Page page, int dimensions);
 extern bool AlexLeafExpand(Relation index, Buffer head_buf, const AlexIndexInfo *info,
 						   int extra_pages);
 extern int	AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
@@ -646,7 +647,16 @@ extern uint64 AlexCountEntries(Relation index, AlexIndexInfo *info, uint64 *capa
 							   int *leaves);
 extern void AlexCheckLeafHead(Relation index, Page page, BlockNumber blkno, int dimensions);
 extern bool AlexDataPageBitsConsistent(AlexLeafDataHeader *hdr);
-typedef void (*AlexCodeVisitor) (ItemPointer tid, const char *payload, int lane, void *arg);
+/* Occupied lanes of a data page, up to ALEX_CODE_BATCH at a time */
+#define ALEX_CODE_BATCH 64
+typedef struct AlexLaneCodes
+{
+	int			n;
+	int			lanes[ALEX_CODE_BATCH];
+	ItemPointer tids[ALEX_CODE_BATCH];
+	const char *payloads[ALEX_CODE_BATCH];
+} AlexLaneCodes;
+typedef void (*AlexCodeVisitor) (const AlexLaneCodes *codes, void *arg);
 extern BlockNumber *AlexVisitCodes(Relation index, Buffer buf, const AlexIndexInfo *info,
 								   AlexCodeVisitor visitor, void *arg);
 extern int	AlexVectorSpan(int dimensions);
@@ -700,8 +710,8 @@ extern void AlexPrepareQueryCode(const AlexQuantizer *qz, AlexMetricKind metric,
 								 const float *query, AlexQueryCode *qc);
 extern void AlexLeafQueryTerms(const AlexQueryCode *qc, const float *reference,
 							   AlexLeafTerms *terms);
-extern double AlexCodeLowerBound(const AlexQueryCode *qc, const AlexLeafTerms *terms,
-								 const char *payload);
+extern void AlexCodeLowerBounds(const AlexQueryCode *qc, const AlexLeafTerms *terms,
+								const char *const *payloads, int n, double *bounds);
 
 /* alexkmeans.c */
 extern int	AlexNearestCentroid(AlexMetricKind metric, const float *x,

@@ -41,12 +41,14 @@ typedef struct DistanceKernels
 	float		(*l1) (const float *a, const float *b, int n);
 
 	/*
-	 * Quantized codes: sum over b < DISTANCE_CODE_PLANES of 2^b times the
-	 * popcount of code AND planes[b] (each plane `words` long), and the
-	 * popcount of code itself in *nset.  Integer: every kernel agrees.
+	 * Quantized codes, n of them: levels[i] is the sum over b <
+	 * DISTANCE_CODE_PLANES of 2^b times the popcount of codes[i] AND
+	 * planes[b] (each plane `words` long), nset[i] the popcount of codes[i]
+	 * itself.  Integer: every kernel agrees.  A batch, so that the planes
+	 * are loaded once for all the codes of a page.
 	 */
-	uint64		(*code_dot) (const uint64 *code, const uint64 *planes, int words,
-							 uint32 *nset);
+	void		(*code_dots) (const uint64 *const *codes, int n, const uint64 *planes,
+							  int words, uint64 *levels, uint32 *nset);
 
 	/*
 	 * out[i * nb + j] = inner_product(a_i, b_j) for nb rows b_j and na rows
@@ -74,6 +76,32 @@ extern const DistanceKernels distance_kernels_portable;
 extern const DistanceKernels distance_kernels_avx2;
 extern const DistanceKernels distance_kernels_avx512;
 #endif
+
+/* code_dots a word at a time, for the kernels without vector popcounts */
+static inline void
+DistanceCodeDotsScalar(const uint64 *const *codes, int n, const uint64 *planes, int words,
+					   uint64 *levels, uint32 *nset)
+{
+	for (int i = 0; i < n; i++)
+	{
+		uint64		sums[DISTANCE_CODE_PLANES] = {0};
+		uint64		total = 0;
+		uint32		count = 0;
+
+		for (int w = 0; w < words; w++)
+		{
+			uint64		c = codes[i][w];
+
+			count += __builtin_popcountll(c);
+			for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
+				sums[b] += __builtin_popcountll(c & planes[b * words + w]);
+		}
+		for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
+			total += sums[b] << b;
+		levels[i] = total;
+		nset[i] = count;
+	}
+}
 
 extern void DistanceDotBlockPairwise(float (*inner_product) (const float *, const float *, int),
 									 const float *a, int na, const float *b, int nb,

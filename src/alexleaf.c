@@ -549,6 +549,24 @@ AlexLeafReference(const AlexLeafHead head, int dimensions)
 	return HeadReference((AlexLeafHead) head, dimensions);
 }
 
+/*
+ * Start a leaf head's reference on its way to the CPU cache.  The head's
+ * fixed part, which says where the reference is, should be cached already.
+ * The page is read without a lock: this is only a hint, and a prefetch of
+ * a wrong address does no harm.
+ */
+void
+AlexPrefetchLeafReference(Page page, int dimensions)
+{
+	AlexLeafHead head = AlexPageGetLeafHead(page);
+	const char *reference = (const char *) HeadReference(head, dimensions);
+
+	if (reference < (const char *) page || reference >= (const char *) page + BLCKSZ)
+		return;
+	for (Size off = 0; off < sizeof(float) * dimensions; off += 64)
+		__builtin_prefetch(reference + off);
+}
+
 int
 AlexLeafUsedCount(const AlexLeafHead head, int page_index)
 {
@@ -1171,8 +1189,9 @@ AlexVisitDataPage(Relation index, Buffer head_buf, int page_index,
 
 /*
  * The scan's first pass over a data page (pinned by the caller, who
- * releases it): the code of every occupied lane (moved ones too: a scan may
- * hold the routing from before the move).
+ * releases it): the codes of every occupied lane (moved ones too: a scan
+ * may hold the routing from before the move), a bitmap word of lanes at a
+ * time.
  * Returns a copy, in the current context, of the page's vector page list,
  * for AlexReadLaneVector later.
  */
@@ -1183,27 +1202,46 @@ AlexVisitCodes(Relation index, Buffer buf, const AlexIndexInfo *info,
 	BlockNumber blkno = BufferGetBlockNumber(buf);
 	AlexLeafDataHeader *hdr;
 	BlockNumber *vector_pages;
+	AlexLaneCodes codes;
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	AlexCheckPage(index, BufferGetPage(buf), blkno, ALEX_PAGE_LEAF_DATA);
 	hdr = AlexPageGetLeafData(BufferGetPage(buf));
 	AlexCheckDataGeometry(index, hdr, blkno, info);
 
+	/* every occupied lane's memory on its way first, then the codes */
 	for (int w = 0; w < BitmapWords(hdr->lanes); w++)
 	{
 		uint64		bits = hdr->occupied[w];
 
 		while (bits)
 		{
+			char	   *ptr = LaneAt(hdr, w * 64 + pg_rightmost_one_pos64(bits));
+
+			for (int off = 0; off < hdr->lane_size; off += 64)
+				__builtin_prefetch(ptr + off);
+			bits &= bits - 1;
+		}
+	}
+	StaticAssertStmt(ALEX_CODE_BATCH == 64, "a batch is a bitmap word");
+	for (int w = 0; w < BitmapWords(hdr->lanes); w++)
+	{
+		uint64		bits = hdr->occupied[w];
+
+		codes.n = 0;
+		while (bits)
+		{
 			int			lane = w * 64 + pg_rightmost_one_pos64(bits);
 			char	   *ptr = LaneAt(hdr, lane);
 
-			/* the lanes are read in order: ask for the ones ahead early */
-			__builtin_prefetch(ptr + 4 * hdr->lane_size);
-			__builtin_prefetch(ptr + 4 * hdr->lane_size + 64);
 			bits &= bits - 1;
-			visitor((ItemPointer) ptr, ptr + MAXALIGN(sizeof(ItemPointerData)), lane, arg);
+			codes.lanes[codes.n] = lane;
+			codes.tids[codes.n] = (ItemPointer) ptr;
+			codes.payloads[codes.n] = ptr + MAXALIGN(sizeof(ItemPointerData));
+			codes.n++;
 		}
+		if (codes.n > 0)
+			visitor(&codes, arg);
 	}
 	vector_pages = palloc(sizeof(BlockNumber) * Max(hdr->vector_slots, 1));
 	memcpy(vector_pages, AlexVectorPageList(hdr), sizeof(BlockNumber) * hdr->vector_slots);

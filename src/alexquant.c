@@ -485,40 +485,57 @@ AlexLeafQueryTerms(const AlexQueryCode *qc, const float *reference, AlexLeafTerm
 }
 
 /*
- * A lower bound of the exact distance between the query and a lane's
- * vector, in AlexExactDistance's units (L2 squared, the others as the SQL
- * operator returns them); it fails, rarely, only as the estimator's error
- * bound does.
+ * Lower bounds of the exact distances between the query and n lanes'
+ * vectors (their payloads; n at most ALEX_CODE_BATCH), in
+ * AlexExactDistance's units (L2 squared, the others as the SQL operator
+ * returns them); each fails, rarely, only as the estimator's error bound
+ * does.
  */
-double
-AlexCodeLowerBound(const AlexQueryCode *qc, const AlexLeafTerms *terms, const char *payload)
+void
+AlexCodeLowerBounds(const AlexQueryCode *qc, const AlexLeafTerms *terms,
+					const char *const *payloads, int n, double *bounds)
 {
-	const AlexCodeFactors *factors = (const AlexCodeFactors *) payload;
-	uint32		nset;
-	uint64		levels = distance_kernels->code_dot((const uint64 *) (payload + CODE_BITS_OFFSET),
-													qc->planes, qc->words, &nset);
-	double		set_sum = nset * qc->low + qc->step * (double) levels;
-	double		dot = (2 * set_sum - qc->sum) * qc->inv_sqrt;
+	const uint64 *codes[ALEX_CODE_BATCH] = {0};
+	uint64		levels[ALEX_CODE_BATCH];
+	uint32		nsets[ALEX_CODE_BATCH];
 
-	/* the estimator's error, and the query's rounding (n_set * rounding) */
-	double		slack = alex_bound_epsilon * factors->error * terms->norm +
-		factors->scale * 2 * nset * qc->rounding * qc->inv_sqrt;
-	double		d2;
+	Assert(n <= ALEX_CODE_BATCH);
+	for (int i = 0; i < n; i++)
+		codes[i] = (const uint64 *) (payloads[i] + CODE_BITS_OFFSET);
+	distance_kernels->code_dots(codes, n, qc->planes, qc->words, levels, nsets);
 
-	if (qc->metric == ALEX_METRIC_INNER_PRODUCT)
-		return -(terms->base + factors->scale * dot + slack);
-	d2 = Max(terms->base + factors->offset - 2 * (factors->scale * dot + slack), 0);
-	switch (qc->metric)
+	for (int i = 0; i < n; i++)
 	{
-		case ALEX_METRIC_COSINE:
-			return d2 / 2.0;
-		case ALEX_METRIC_L2:
-			/* squared, as AlexExactDistance ranks L2: no square root a lane */
-			return d2;
-		case ALEX_METRIC_L1:	/* L1 >= L2 */
-			return sqrt(d2);
-		case ALEX_METRIC_INNER_PRODUCT:
-			break;
+		const AlexCodeFactors *factors = (const AlexCodeFactors *) payloads[i];
+		uint32		nset = nsets[i];
+		double		set_sum = nset * qc->low + qc->step * (double) levels[i];
+		double		dot = (2 * set_sum - qc->sum) * qc->inv_sqrt;
+
+		/* the estimator's error, and the query's rounding (n_set * rounding) */
+		double		slack = alex_bound_epsilon * factors->error * terms->norm +
+			factors->scale * 2 * nset * qc->rounding * qc->inv_sqrt;
+		double		d2;
+
+		if (qc->metric == ALEX_METRIC_INNER_PRODUCT)
+		{
+			bounds[i] = -(terms->base + factors->scale * dot + slack);
+			continue;
+		}
+		d2 = Max(terms->base + factors->offset - 2 * (factors->scale * dot + slack), 0);
+		switch (qc->metric)
+		{
+			case ALEX_METRIC_COSINE:
+				bounds[i] = d2 / 2.0;
+				break;
+			case ALEX_METRIC_L2:
+				/* squared, as AlexExactDistance ranks L2: no square root a lane */
+				bounds[i] = d2;
+				break;
+			case ALEX_METRIC_L1:	/* L1 >= L2 */
+				bounds[i] = sqrt(d2);
+				break;
+			case ALEX_METRIC_INNER_PRODUCT:
+				break;
+		}
 	}
-	return 0;
 }

@@ -109,17 +109,24 @@ SiftDown(AlexCandidateHeap *heap, int i)
 	heap->items[i] = item;
 }
 
-/* Append without keeping heap order; HeapBuild restores it */
+/* Room for n more items */
 static void
-HeapAppend(AlexCandidateHeap *heap, const AlexCandidate *c)
+HeapReserve(AlexCandidateHeap *heap, int n)
 {
-	if (heap->n == heap->capacity)
+	if (heap->n + n > heap->capacity)
 	{
-		heap->capacity = Max(1024, heap->capacity * 2);
+		heap->capacity = Max(Max(1024, heap->capacity * 2), heap->n + n);
 		heap->items = heap->items == NULL ?
 			palloc(sizeof(AlexCandidate) * heap->capacity) :
 			repalloc_huge(heap->items, sizeof(AlexCandidate) * heap->capacity);
 	}
+}
+
+/* Append without keeping heap order; HeapBuild restores it */
+static void
+HeapAppend(AlexCandidateHeap *heap, const AlexCandidate *c)
+{
+	HeapReserve(heap, 1);
 	heap->items[heap->n++] = *c;
 }
 
@@ -218,6 +225,9 @@ PopLeastBound(AlexScanOpaque so)
 
 /* ---------- scanning leaves ---------- */
 
+/* Leaf heads a scan pins ahead of the one it reads */
+#define ALEX_HEAD_WINDOW	16
+
 typedef struct CodeCollector
 {
 	AlexScanOpaque so;
@@ -226,43 +236,50 @@ typedef struct CodeCollector
 } CodeCollector;
 
 static void
-AddCandidate(ItemPointer tid, const char *payload, int lane, void *arg)
+AddCandidates(const AlexLaneCodes *codes, void *arg)
 {
 	CodeCollector *cc = (CodeCollector *) arg;
 	AlexScanOpaque so = cc->so;
-	AlexCandidate c;
+	AlexCandidateHeap *heap = so->empty_query ? &so->exact : &so->reserve;
+	double		bounds[ALEX_CODE_BATCH];
 
-	c.tid = *tid;
-	c.lane = lane;
-	c.page = cc->page;
-	if (so->empty_query)
-	{
-		/* no distance to rank by: every entry, in TID order */
-		c.bound = 0;
-		HeapAppend(&so->exact, &c);
-		return;
-	}
 	/*
-	 * The code's bound holds with high probability, not always; a scan of
-	 * every leaf promises exactly the seq scan's answer, and codes of few
-	 * dimensions bound poorly: there (rerank_all) every entry gets its exact
-	 * distance before any is returned.
+	 * No distance to rank by: every entry, in TID order.  The code's bound
+	 * holds with high probability, not always; a scan of every leaf
+	 * promises exactly the seq scan's answer, and codes of few dimensions
+	 * bound poorly: there (rerank_all) every entry gets its exact distance
+	 * before any is returned.
 	 */
-	c.bound = so->rerank_all ? -DBL_MAX :
-		AlexCodeLowerBound(&so->query_code, &cc->terms, payload);
-	HeapAppend(&so->reserve, &c);
+	if (so->empty_query || so->rerank_all)
+	{
+		for (int i = 0; i < codes->n; i++)
+			bounds[i] = so->empty_query ? 0 : -DBL_MAX;
+	}
+	else
+		AlexCodeLowerBounds(&so->query_code, &cc->terms, codes->payloads, codes->n, bounds);
+
+	HeapReserve(heap, codes->n);
+	for (int i = 0; i < codes->n; i++)
+	{
+		AlexCandidate *c = &heap->items[heap->n++];
+
+		c->bound = bounds[i];
+		c->tid = *codes->tids[i];
+		c->lane = codes->lanes[i];
+		c->page = cc->page;
+	}
 }
 
 /*
- * Read the codes of every entry of one leaf.  The leaf may have been split
+ * Read the codes of every entry of one leaf, whose head page the caller
+ * pinned (ScanLeaf releases it).  The leaf may have been split
  * since the scan read the routing: its pages stay intact (and are not
  * reused) while our snapshot could still need them, so reading them is
  * still right.
  */
 static void
-ScanLeaf(Relation index, AlexScanOpaque so, BlockNumber leaf)
+ScanLeaf(Relation index, AlexScanOpaque so, BlockNumber leaf, Buffer head_buf)
 {
-	Buffer		head_buf;
 	AlexLeafHead head;
 	BlockNumber *pages;
 	int			npages;
@@ -270,7 +287,6 @@ ScanLeaf(Relation index, AlexScanOpaque so, BlockNumber leaf)
 	CodeCollector cc;
 	Buffer	   *bufs;
 
-	head_buf = AlexReadBuffer(index, leaf);
 	LockBuffer(head_buf, BUFFER_LOCK_SHARE);
 	AlexCheckLeafHead(index, BufferGetPage(head_buf), leaf, so->info.dimensions);
 	head = AlexPageGetLeafHead(BufferGetPage(head_buf));
@@ -308,7 +324,7 @@ ScanLeaf(Relation index, AlexScanOpaque so, BlockNumber leaf)
 		cc.page = so->npages;
 		so->pages[so->npages].blkno = pages[i];
 		so->pages[so->npages].vector_pages =
-			AlexVisitCodes(index, bufs[i], &so->info, AddCandidate, &cc);
+			AlexVisitCodes(index, bufs[i], &so->info, AddCandidates, &cc);
 		so->npages++;
 		ReleaseBuffer(bufs[i]);
 	}
@@ -411,14 +427,33 @@ AlexScanNextBatch(IndexScanDesc scan)
 
 	for (int i = so->next_probe; i < end; i++)
 		AlexPrefetchBuffer(scan->indexRelation, so->probes[i].leaf);
-	for (; so->next_probe < end; so->next_probe++)
+	while (so->next_probe < end)
 	{
-		BlockNumber leaf = so->probes[so->next_probe].leaf;
+		/*
+		 * Pin a window of heads first and start their memory on the way,
+		 * each leaf's reference one leaf ahead (the head says where it is).
+		 */
+		Buffer		heads[ALEX_HEAD_WINDOW];
+		int			n = Min(end - so->next_probe, ALEX_HEAD_WINDOW);
 
-		CHECK_FOR_INTERRUPTS();
-		hash_search(so->probed, &leaf, HASH_ENTER, NULL);
-		so->nprobed++;
-		ScanLeaf(scan->indexRelation, so, leaf);
+		for (int i = 0; i < n; i++)
+		{
+			heads[i] = AlexReadBuffer(scan->indexRelation, so->probes[so->next_probe + i].leaf);
+			__builtin_prefetch(BufferGetPage(heads[i]));
+			__builtin_prefetch(BufferGetPage(heads[i]) + 64);
+		}
+		AlexPrefetchLeafReference(BufferGetPage(heads[0]), so->info.dimensions);
+		for (int i = 0; i < n; i++, so->next_probe++)
+		{
+			BlockNumber leaf = so->probes[so->next_probe].leaf;
+
+			CHECK_FOR_INTERRUPTS();
+			if (i + 1 < n)
+				AlexPrefetchLeafReference(BufferGetPage(heads[i + 1]), so->info.dimensions);
+			hash_search(so->probed, &leaf, HASH_ENTER, NULL);
+			so->nprobed++;
+			ScanLeaf(scan->indexRelation, so, leaf, heads[i]);
+		}
 	}
 	HeapBuild(&so->exact);
 

@@ -116,25 +116,11 @@ PortableL1(const float *a, const float *b, int n)
 	return ReduceLanes(lanes);
 }
 
-static uint64
-PortableCodeDot(const uint64 *code, const uint64 *planes, int words, uint32 *nset)
+static void
+PortableCodeDots(const uint64 *const *codes, int n, const uint64 *planes, int words,
+				 uint64 *levels, uint32 *nset)
 {
-	uint64		sums[DISTANCE_CODE_PLANES] = {0};
-	uint64		total = 0;
-	uint32		n = 0;
-
-	for (int w = 0; w < words; w++)
-	{
-		uint64		c = code[w];
-
-		n += __builtin_popcountll(c);
-		for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
-			sums[b] += __builtin_popcountll(c & planes[b * words + w]);
-	}
-	for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
-		total += sums[b] << b;
-	*nset = n;
-	return total;
+	DistanceCodeDotsScalar(codes, n, planes, words, levels, nset);
 }
 
 /*
@@ -176,7 +162,7 @@ const DistanceKernels distance_kernels_portable = {
 	PortableInnerProduct,
 	PortableCosineParts,
 	PortableL1,
-	PortableCodeDot,
+	PortableCodeDots,
 	PortableDotBlock,
 	PortableInt8Dots
 };

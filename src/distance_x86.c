@@ -158,26 +158,12 @@ Avx2L1(const float *a, const float *b, int n)
 	return Avx2Reduce(r0, r1, r2, r3);
 }
 
-/* Scalar POPCNT: every AVX2 CPU has it */
-AVX2_TARGET static uint64
-Avx2CodeDot(const uint64 *code, const uint64 *planes, int words, uint32 *nset)
+/* Scalar POPCNT: every AVX2 CPU has it (the inlined builtin becomes POPCNT) */
+AVX2_TARGET static void
+Avx2CodeDots(const uint64 *const *codes, int n, const uint64 *planes, int words,
+			 uint64 *levels, uint32 *nset)
 {
-	uint64		sums[DISTANCE_CODE_PLANES] = {0};
-	uint64		total = 0;
-	uint32		n = 0;
-
-	for (int w = 0; w < words; w++)
-	{
-		uint64		c = code[w];
-
-		n += _mm_popcnt_u64(c);
-		for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
-			sums[b] += _mm_popcnt_u64(c & planes[b * words + w]);
-	}
-	for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
-		total += sums[b] << b;
-	*nset = n;
-	return total;
+	DistanceCodeDotsScalar(codes, n, planes, words, levels, nset);
 }
 
 AVX2_TARGET static void
@@ -226,7 +212,7 @@ const DistanceKernels distance_kernels_avx2 = {
 	Avx2InnerProduct,
 	Avx2CosineParts,
 	Avx2L1,
-	Avx2CodeDot,
+	Avx2CodeDots,
 	Avx2DotBlock,
 	Avx2Int8Dots
 };
@@ -350,30 +336,85 @@ Avx512L1(const float *a, const float *b, int n)
 /*
  * Eight words at a time with VPOPCNTQ; a masked load takes the tail.  Each
  * plane's counts are shifted by its weight into one accumulator, so there
- * is a single horizontal sum (the integers are the same either way).
+ * is a single horizontal sum (the integers are the same either way); the
+ * code's own count rides in the same sum, 40 bits up (a level sum is below
+ * 2^8 * 2^14 for the widest code, 2^14 bits).
  */
-AVX512_TARGET static uint64
-Avx512CodeDot(const uint64 *code, const uint64 *planes, int words, uint32 *nset)
+#define CODE_COUNT_SHIFT 40
+
+AVX512_TARGET static inline void
+Avx512SplitSum(__m512i total, uint64 *levels, uint32 *nset)
 {
-	__m512i		total = _mm512_setzero_si512();
-	__m512i		count = _mm512_setzero_si512();
+	uint64		sum = (uint64) _mm512_reduce_add_epi64(total);
 
-	for (int w = 0; w < words; w += 8)
+	*levels = sum & ((UINT64CONST(1) << CODE_COUNT_SHIFT) - 1);
+	*nset = (uint32) (sum >> CODE_COUNT_SHIFT);
+}
+
+/* Codes of up to 16 words (1,024 bits): every plane stays in a register */
+AVX512_TARGET static void
+Avx512CodeDotsShort(const uint64 *const *codes, int n, const uint64 *planes, int words,
+					uint64 *levels, uint32 *nset)
+{
+	__mmask8	mask0 = words >= 8 ? 0xFF : (__mmask8) ((1 << words) - 1);
+	__mmask8	mask1 = words >= 16 ? 0xFF : words > 8 ? (__mmask8) ((1 << (words - 8)) - 1) : 0;
+	__m512i		lo[DISTANCE_CODE_PLANES];
+	__m512i		hi[DISTANCE_CODE_PLANES];
+
+	for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
 	{
-		__mmask8	mask = words - w >= 8 ? 0xFF : (__mmask8) ((1 << (words - w)) - 1);
-		__m512i		c = _mm512_maskz_loadu_epi64(mask, code + w);
+		lo[b] = _mm512_maskz_loadu_epi64(mask0, planes + b * words);
+		hi[b] = _mm512_maskz_loadu_epi64(mask1, planes + b * words + 8);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		__m512i		c0 = _mm512_maskz_loadu_epi64(mask0, codes[i]);
+		__m512i		c1 = _mm512_maskz_loadu_epi64(mask1, codes[i] + 8);
+		__m512i		total = _mm512_slli_epi64(_mm512_add_epi64(_mm512_popcnt_epi64(c0),
+															   _mm512_popcnt_epi64(c1)),
+											  CODE_COUNT_SHIFT);
 
-		count = _mm512_add_epi64(count, _mm512_popcnt_epi64(c));
 		for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
 		{
-			__m512i		p = _mm512_maskz_loadu_epi64(mask, planes + b * words + w);
-			__m512i		hits = _mm512_popcnt_epi64(_mm512_and_si512(c, p));
+			__m512i		hits = _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_and_si512(c0, lo[b])),
+												_mm512_popcnt_epi64(_mm512_and_si512(c1, hi[b])));
 
 			total = _mm512_add_epi64(total, _mm512_slli_epi64(hits, b));
 		}
+		Avx512SplitSum(total, &levels[i], &nset[i]);
 	}
-	*nset = (uint32) _mm512_reduce_add_epi64(count);
-	return (uint64) _mm512_reduce_add_epi64(total);
+}
+
+AVX512_TARGET static void
+Avx512CodeDots(const uint64 *const *codes, int n, const uint64 *planes, int words,
+			   uint64 *levels, uint32 *nset)
+{
+	if (words <= 16)
+	{
+		Avx512CodeDotsShort(codes, n, planes, words, levels, nset);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		__m512i		total = _mm512_setzero_si512();
+
+		for (int w = 0; w < words; w += 8)
+		{
+			__mmask8	mask = words - w >= 8 ? 0xFF : (__mmask8) ((1 << (words - w)) - 1);
+			__m512i		c = _mm512_maskz_loadu_epi64(mask, codes[i] + w);
+
+			total = _mm512_add_epi64(total,
+									 _mm512_slli_epi64(_mm512_popcnt_epi64(c), CODE_COUNT_SHIFT));
+			for (int b = 0; b < DISTANCE_CODE_PLANES; b++)
+			{
+				__m512i		p = _mm512_maskz_loadu_epi64(mask, planes + b * words + w);
+				__m512i		hits = _mm512_popcnt_epi64(_mm512_and_si512(c, p));
+
+				total = _mm512_add_epi64(total, _mm512_slli_epi64(hits, b));
+			}
+		}
+		Avx512SplitSum(total, &levels[i], &nset[i]);
+	}
 }
 
 /*
@@ -507,7 +548,7 @@ const DistanceKernels distance_kernels_avx512 = {
 	Avx512InnerProduct,
 	Avx512CosineParts,
 	Avx512L1,
-	Avx512CodeDot,
+	Avx512CodeDots,
 	Avx512DotBlock,
 	Avx512Int8Dots
 };

@@ -88,4 +88,58 @@ UPDATE kern SET v = v + v WHERE id = 7;
 REINDEX INDEX kern_alex;
 SELECT pg_temp.index_digest('kern_alex') <> :'before' AS digest_sees_a_change;
 
-DROP TABLE kern;
+-- The scan's code kernel, at both widths it has a path for (codes of up to
+-- 1,024 bits, and wider: 1,100 dimensions have 2,048): with the index
+-- fixed, every kernel reranks the same candidates (so the scans read the
+-- same number of index blocks) and answers the same.
+CREATE TABLE kern_wide (id int, v vector(1100));
+INSERT INTO kern_wide SELECT * FROM pg_temp.clustered(400, 1100, 1);
+
+CREATE FUNCTION pg_temp.check_scan_kernels(tbl text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	idx regclass;
+	k text;
+	ref text;
+	got text;
+	before int8;
+	tested int := 0;
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	PERFORM set_config('alex.probes', '3', true);
+	EXECUTE format('CREATE INDEX %I ON %I USING alex (v vector_l2_ops)', tbl || '_scan', tbl);
+	idx := (tbl || '_scan')::regclass;
+	-- the kernels in turn, after a first scan that caches the routing
+	FOREACH k IN ARRAY ARRAY['auto', 'portable', 'auto', 'avx2', 'avx512'] LOOP
+		BEGIN
+			PERFORM set_config('omendb.distance_kernel', k, true);
+		EXCEPTION WHEN invalid_parameter_value THEN
+			CONTINUE;		-- this CPU lacks these kernels
+		END;
+		tested := tested + 1;
+		before := pg_stat_get_xact_blocks_fetched(idx);
+		EXECUTE format($q$
+			SELECT md5(string_agg(ids, ';' ORDER BY q.id)) FROM %1$I q,
+			LATERAL (SELECT string_agg(id::text, ',') AS ids FROM
+					 (SELECT id FROM %1$I ORDER BY v <-> q.v LIMIT 10) x) y
+			WHERE q.id %% 40 = 0$q$, tbl) INTO got;
+		got := format('answers %s, %s index blocks', got,
+					  pg_stat_get_xact_blocks_fetched(idx) - before);
+		IF tested = 2 THEN
+			ref := got;
+		ELSIF tested > 2 AND got <> ref THEN
+			RAISE EXCEPTION 'kernel "%" scans % differently than "portable": % against %',
+				k, tbl, got, ref;
+		END IF;
+	END LOOP;
+	EXECUTE format('DROP INDEX %I', tbl || '_scan');
+	IF tested < 3 THEN
+		RAISE EXCEPTION 'not even auto and portable could be tested';
+	END IF;
+	RETURN format('%s: every kernel scans the same', tbl);
+END
+$$;
+
+SELECT pg_temp.check_scan_kernels('kern');
+SELECT pg_temp.check_scan_kernels('kern_wide');
+
+DROP TABLE kern, kern_wide;
