@@ -225,8 +225,13 @@ PopLeastBound(AlexScanOpaque so)
 
 /* ---------- scanning leaves ---------- */
 
-/* Leaf heads a scan pins ahead of the one it reads */
+/*
+ * Leaf heads a scan pins ahead of the one it reads, and how many leaves
+ * ahead it prefetches a head's reference (the head's first line, which says
+ * where the reference is, must have arrived by then)
+ */
 #define ALEX_HEAD_WINDOW	16
+#define ALEX_REFERENCE_AHEAD 2
 
 typedef struct CodeCollector
 {
@@ -431,7 +436,7 @@ AlexScanNextBatch(IndexScanDesc scan)
 	{
 		/*
 		 * Pin a window of heads first and start their memory on the way,
-		 * each leaf's reference one leaf ahead (the head says where it is).
+		 * each leaf's reference a few leaves ahead.
 		 */
 		Buffer		heads[ALEX_HEAD_WINDOW];
 		int			n = Min(end - so->next_probe, ALEX_HEAD_WINDOW);
@@ -442,14 +447,16 @@ AlexScanNextBatch(IndexScanDesc scan)
 			__builtin_prefetch(BufferGetPage(heads[i]));
 			__builtin_prefetch(BufferGetPage(heads[i]) + 64);
 		}
-		AlexPrefetchLeafReference(BufferGetPage(heads[0]), so->info.dimensions);
+		for (int i = 0; i < Min(n, ALEX_REFERENCE_AHEAD); i++)
+			AlexPrefetchLeafReference(BufferGetPage(heads[i]), so->info.dimensions);
 		for (int i = 0; i < n; i++, so->next_probe++)
 		{
 			BlockNumber leaf = so->probes[so->next_probe].leaf;
 
 			CHECK_FOR_INTERRUPTS();
-			if (i + 1 < n)
-				AlexPrefetchLeafReference(BufferGetPage(heads[i + 1]), so->info.dimensions);
+			if (i + ALEX_REFERENCE_AHEAD < n)
+				AlexPrefetchLeafReference(BufferGetPage(heads[i + ALEX_REFERENCE_AHEAD]),
+										  so->info.dimensions);
 			hash_search(so->probed, &leaf, HASH_ENTER, NULL);
 			so->nprobed++;
 			ScanLeaf(scan->indexRelation, so, leaf, heads[i]);
