@@ -114,7 +114,7 @@ RecentBuffersOf(Relation index)
 	{
 		AlexRecentBuffers *r = &recent_indexes[i];
 
-		if (r->file_number == file_number && r->buffers != NULL)
+		if (r->file_number == file_number)
 		{
 			r->last_used = ++recent_clock;
 			return r;

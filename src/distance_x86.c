@@ -342,6 +342,17 @@ Avx512L1(const float *a, const float *b, int n)
  */
 #define CODE_COUNT_SHIFT 40
 
+/* The words of a code chunk to load: the first `remaining`, at most 8 */
+AVX512_TARGET static inline __mmask8
+Avx512WordMask(int remaining)
+{
+	if (remaining <= 0)
+		return 0;
+	if (remaining >= 8)
+		return 0xFF;
+	return (__mmask8) ((1u << remaining) - 1);
+}
+
 AVX512_TARGET static inline void
 Avx512SplitSum(__m512i total, uint64 *levels, uint32 *nset)
 {
@@ -356,8 +367,8 @@ AVX512_TARGET static void
 Avx512CodeDotsShort(const uint64 *const *codes, int n, const uint64 *planes, int words,
 					uint64 *levels, uint32 *nset)
 {
-	__mmask8	mask0 = words >= 8 ? 0xFF : (__mmask8) ((1 << words) - 1);
-	__mmask8	mask1 = words >= 16 ? 0xFF : words > 8 ? (__mmask8) ((1 << (words - 8)) - 1) : 0;
+	__mmask8	mask0 = Avx512WordMask(words);
+	__mmask8	mask1 = Avx512WordMask(words - 8);
 	__m512i		lo[DISTANCE_CODE_PLANES];
 	__m512i		hi[DISTANCE_CODE_PLANES];
 
@@ -400,7 +411,7 @@ Avx512CodeDots(const uint64 *const *codes, int n, const uint64 *planes, int word
 
 		for (int w = 0; w < words; w += 8)
 		{
-			__mmask8	mask = words - w >= 8 ? 0xFF : (__mmask8) ((1 << (words - w)) - 1);
+			__mmask8	mask = Avx512WordMask(words - w);
 			__m512i		c = _mm512_maskz_loadu_epi64(mask, codes[i] + w);
 
 			total = _mm512_add_epi64(total,
